@@ -103,13 +103,19 @@ class Trajectory:
 
 
 def write_group(group, traj: Trajectory) -> None:
-    """Write `traj`'s arrays into an open h5py group (position gzip-compressed)."""
-    group.create_dataset("position", data=traj.position.astype(np.float32), compression="gzip")
-    group.create_dataset("particle_type", data=traj.particle_type.astype(np.int32))
+    """Write `traj`'s arrays into an open h5py group (position gzip-compressed).
+
+    Every non-scalar array carries a Fletcher-32 checksum, so a flipped byte anywhere (compressed or
+    not) is reported on reading instead of returning wrong numbers; HDF5 readers apply it transparently.
+    """
+    group.create_dataset("position", data=traj.position.astype(np.float32), compression="gzip",
+                         fletcher32=True)
+    group.create_dataset("particle_type", data=traj.particle_type.astype(np.int32), fletcher32=True)
     for key, value in traj.extras.items():
         value = np.asarray(value)
         big = value.size > 1024 and value.dtype.kind in "fiu"
-        group.create_dataset(key, data=value, compression="gzip" if big else None)
+        group.create_dataset(key, data=value, compression="gzip" if big else None,
+                             fletcher32=value.ndim > 0 and value.dtype.kind in "fiub")
 
 
 def read_group(group, path: str = "?", dt: float = 1.0, metadata: dict | None = None) -> Trajectory:
@@ -146,11 +152,21 @@ def atomic_path(path: str):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once, at import: os.umask can only be read by setting it
 
 
 def _jsonable(obj):
