@@ -1,0 +1,85 @@
+"""`simengine inspect DIR`: validate a dataset and print a summary (exit 1 if it is corrupt)."""
+import json
+import sys
+
+import numpy as np
+
+
+def add_arguments(parser):
+    parser.add_argument("dataset", help="dataset folder (metadata.json + train/valid/test.h5)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def main(args) -> int:
+    from simengine.io import validate_dataset
+
+    report = validate_dataset(args.dataset)
+    print(json.dumps(as_dict(report), indent=1) if args.json else format_report(report))
+    for message in report.errors:
+        print(f"error: {message}", file=sys.stderr)
+    if report.errors:
+        print(f"simengine inspect: {args.dataset} is not a valid dataset ({len(report.errors)} errors)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _type_name(value: int) -> str:
+    from simengine.io.types import ParticleType
+
+    try:
+        return ParticleType(value).name.lower()
+    except ValueError:
+        return "?"
+
+
+def _span(values) -> str:
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}..{hi}"
+
+
+def _vec(values) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in np.ravel(values)) + "]"
+
+
+def format_report(report) -> str:
+    meta, lines = report.metadata, [f"dataset {report.root}"]
+    if meta:
+        frame = meta["dt"] * meta["write_every"] if meta.get("dt") else None
+        lines.append(f"  dim {meta.get('dim')}, dt {meta.get('dt')} x write_every {meta.get('write_every')} "
+                     f"= {frame} per frame, t_end {meta.get('t_end')}, dx {meta.get('dx')}")
+        lines.append(f"  bounds {meta.get('bounds')}, periodic {meta.get('periodic_boundary_conditions')}, "
+                     f"connectivity radius {meta.get('default_connectivity_radius')}")
+        for key in ("solver", "solver_version", "scene_script", "seed"):
+            if key in meta:
+                lines.append(f"  {key}: {meta[key]}")
+        for kind in ("vel", "acc"):
+            if f"{kind}_mean" in meta:
+                lines.append(f"  {kind} mean {_vec(meta[f'{kind}_mean'])} std {_vec(meta[f'{kind}_std'])} "
+                             f"(per frame, over {', '.join(meta.get('statistics_splits', ['?']))})")
+    for split, s in report.splits.items():
+        if not s.frames:
+            lines.append(f"  {split}: {s.num_trajs} trajectories (none readable)")
+            continue
+        lines.append(f"  {split}: {s.num_trajs} trajectories, T {_span(s.frames)}, N {_span(s.particles)}, "
+                     f"D {s.dim}")
+        types = ", ".join(f"{t} {_type_name(t)}: {n}" for t, n in sorted(s.particle_types.items()))
+        lines.append(f"    particle types (particles summed over trajectories) {types}")
+        if s.materials:
+            lines.append("    materials " + ", ".join(f"{m}: {n}" for m, n in sorted(s.materials.items())))
+        lines.append(f"    positions from {_vec(s.position_min)} to {_vec(s.position_max)}")
+        lines.append(f"    optional keys: {', '.join(sorted(s.keys)) or 'none'}")
+    lines += [f"  warning: {w}" for w in report.warnings]
+    lines.append("  OK" if report.ok else f"  INVALID: {len(report.errors)} errors")
+    return "\n".join(lines)
+
+
+def as_dict(report) -> dict:
+    splits = {name: {"num_trajs": s.num_trajs, "frames": s.frames, "particles": s.particles, "dim": s.dim,
+                     "particle_types": {str(k): v for k, v in s.particle_types.items()},
+                     "materials": {str(k): v for k, v in s.materials.items()},
+                     "position_min": None if s.position_min is None else s.position_min.tolist(),
+                     "position_max": None if s.position_max is None else s.position_max.tolist(),
+                     "keys": sorted(s.keys)} for name, s in report.splits.items()}
+    return {"root": report.root, "ok": report.ok, "errors": report.errors, "warnings": report.warnings,
+            "metadata": report.metadata, "splits": splits}

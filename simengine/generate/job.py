@@ -1,0 +1,244 @@
+"""Batch generation of a dataset from a scene script, in worker processes, resumable.
+
+Layout while running::
+
+    OUT/.shards/job.json            what decides the data (script hash, RUN, seed, device)
+    OUT/.shards/<split>/<i>.h5      one finished trajectory each, written atomically
+    OUT/train.h5 valid.h5 test.h5   merged from the shards at the end (atomically, each)
+    OUT/metadata.json               written last: its presence marks a complete dataset
+
+Trajectory i of split s is simulated with ``default_rng(SeedSequence([seed, s_index, i]))``
+(train 0, valid 1, test 2), so the data depend neither on the number of workers nor on the order
+they finish in. Killed at any moment and run again, a job redoes only the missing shards.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from simengine.errors import DatasetError, InputError, SimulationError, check_range
+from simengine.generate.script import (DEVICE_ENV, THREADS_ENV, Task, load_scene_script, run_task,
+                                       script_fingerprint)
+from simengine.io.dataset import open_h5, write_dataset
+from simengine.io.metadata import SPLITS, read_metadata
+from simengine.io.trajectory import _jsonable, atomic_path
+
+SPLIT_INDEX = {name: i for i, name in enumerate(SPLITS)}  # part of every trajectory's seed: never reorder
+
+
+def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int = 0, device=None, *,
+                     keep_shards: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
+    """Simulate ``splits`` (e.g. {"train": 20, "valid": 4, "test": 4}) trajectories of a scene script
+    into the dataset folder `out`; return its metadata.
+
+    Args:
+        workers: parallel processes (spawned; each runs one thread when more than one).
+        seed: non-negative; with the same device, the same seed gives identical arrays.
+        device: passed to ``make_scene(rng, device=...)`` when it takes it, and as $SIMENGINE_DEVICE.
+        keep_shards: keep OUT/.shards after a successful merge (otherwise removed).
+        overwrite: discard shards or a dataset that an earlier job with other settings left in `out`.
+    """
+    splits = dict(splits or {"train": 20, "valid": 4, "test": 4})
+    for name, count in splits.items():
+        if name not in SPLIT_INDEX:
+            raise InputError(f"split = {name!r} is not one of {list(SPLITS)}")
+        check_range(f"number of {name} trajectories", count, 0)
+    splits = {name: int(count) for name, count in splits.items() if count > 0}
+    if not splits:
+        raise InputError("no trajectories asked for: every split count is 0")
+    check_range("workers", workers, 1)
+    check_range("seed", seed, 0)
+    script_path = os.path.abspath(os.fspath(script_path))
+    module = load_scene_script(script_path)
+    fingerprint = script_fingerprint(module, seed, device)
+    out = os.fspath(out)
+    shard_root = os.path.join(out, ".shards")
+    _remove_temporaries(out, shard_root)
+
+    if _is_complete(out, fingerprint, splits):
+        _say(progress, f"{out}: complete dataset from the same job already present; nothing to do")
+        return read_metadata(out)
+    _claim(out, shard_root, fingerprint, overwrite)
+    _adopt_finished(out, shard_root, fingerprint, splits)
+    job = {"fingerprint": fingerprint, "scene_script": script_path, "seed": seed, "device": device}
+    os.makedirs(shard_root, exist_ok=True)
+    with atomic_path(os.path.join(shard_root, "job.json")) as tmp, open(tmp, "w") as f:
+        json.dump(job, f)
+
+    tasks = [Task(name, SPLIT_INDEX[name], i, seed, _shard_path(shard_root, name, i))
+             for name, count in splits.items() for i in range(count)]
+    todo = [t for t in tasks if not _shard_ok(t.shard)]
+    if len(todo) < len(tasks):
+        _say(progress, f"resuming: {len(tasks) - len(todo)} of {len(tasks)} trajectories already done")
+    _run(script_path, todo, workers, device, progress, shard_root)
+
+    overrides = {"scene_script": script_path, "scene_script_sha256": module.__simengine_sha256__,
+                 "seed": seed, "seeding": "numpy.random.SeedSequence([seed, split_index, index]), "
+                 "split_index train=0 valid=1 test=2", "run": _jsonable(module.RUN),
+                 "device": device, "job_fingerprint": fingerprint}
+    meta = write_dataset(out, {n: [_shard_path(shard_root, n, i) for i in range(c)] for n, c in splits.items()},
+                         overrides)
+    if not keep_shards:
+        shutil.rmtree(shard_root, ignore_errors=True)
+    return meta
+
+
+def _run(script_path, todo, workers, device, progress, shard_root):
+    """Simulate `todo`; on the first failure stop (running ones finish and are kept) and raise."""
+    from tqdm import tqdm
+
+    if not todo:
+        return
+    workers = min(workers, len(todo))
+    bar = tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr)
+    with bar, _worker_environment(device, single_thread=workers > 1):
+        if workers == 1:  # in this process: plain tracebacks, no start-up cost
+            for task in todo:
+                _call(lambda: run_task(script_path, task, device), task, shard_root)
+                bar.update()
+            return
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(run_task, script_path, t, device, True): t for t in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                bar.update(len(done))
+                failed = [f for f in done if f.exception() is not None]
+                if failed:
+                    for f in pending:
+                        f.cancel()
+                    wait(pending)  # simulations already running finish and keep their shards
+                    _call(failed[0].result, futures[failed[0]], shard_root)
+
+
+def _call(fn, task, shard_root):
+    """Run `fn`; re-raise a failure with the split, index and seed in the message."""
+    try:
+        return fn()
+    except (SimulationError, InputError, DatasetError) as exc:
+        raise type(exc)(_failure(task, exc, shard_root)) from exc
+    except Exception as exc:
+        raise SimulationError(_failure(task, exc, shard_root)) from exc
+
+
+def _failure(task, exc, shard_root) -> str:
+    kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
+    return (f"trajectory {task.label} failed: {type(exc).__name__}: {exc} -- the job stopped; "
+            f"{kept} finished trajectories are kept in {shard_root}, run the same command again to resume")
+
+
+@contextlib.contextmanager
+def _worker_environment(device, single_thread: bool):
+    """Environment inherited by spawned workers (set before they import numpy/torch/warp)."""
+    values = {DEVICE_ENV: None if device is None else str(device)}
+    if single_thread:
+        values.update({THREADS_ENV: "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "OPENBLAS_NUM_THREADS": "1"})
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is not None:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _shard_path(shard_root, split, index) -> str:
+    return os.path.join(shard_root, split, f"{index:05d}.h5")
+
+
+def _shard_ok(path) -> bool:
+    """A shard exists whole (atomic writes) unless damaged afterwards; a damaged one is redone."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with open_h5(path) as f:
+            return "00000/position" in f and "00000/particle_type" in f
+    except DatasetError:
+        os.remove(path)
+        return False
+
+
+def _remove_temporaries(out, shard_root):
+    """Temporary files of writes interrupted by a kill (never renamed into place)."""
+    for tmp in glob.glob(os.path.join(out, ".*.tmp")) + glob.glob(os.path.join(shard_root, "**", ".*.tmp"),
+                                                                    recursive=True):
+        os.remove(tmp)
+
+
+def _dataset_fingerprint(out):
+    try:
+        return read_metadata(out, normalize=False).get("job_fingerprint")
+    except DatasetError:
+        return None
+
+
+def _is_complete(out, fingerprint, splits) -> bool:
+    if _dataset_fingerprint(out) != fingerprint:
+        return False
+    meta = read_metadata(out, normalize=False)
+    return all(meta.get(f"num_trajs_{n}") == c and os.path.exists(os.path.join(out, f"{n}.h5"))
+               for n, c in splits.items()) and all(f"num_trajs_{n}" not in meta or n in splits for n in SPLITS)
+
+
+def _claim(out, shard_root, fingerprint, overwrite):
+    """Refuse to mix data of different jobs in one folder, unless told to discard the old."""
+    job_file = os.path.join(shard_root, "job.json")
+    old_shards = None
+    if os.path.exists(job_file):
+        try:
+            old_shards = json.load(open(job_file)).get("fingerprint")
+        except (OSError, json.JSONDecodeError):
+            old_shards = "unreadable"
+    old_data = _dataset_fingerprint(out)
+    conflict = [what for what, old in (("shards", old_shards), ("a dataset", old_data))
+                if old is not None and old != fingerprint]
+    if conflict and not overwrite:
+        raise InputError(f"{out} holds {' and '.join(conflict)} from a job with another scene script, RUN, "
+                         f"seed or device; use another --out, or --overwrite to discard them")
+    if old_shards is not None and old_shards != fingerprint:
+        shutil.rmtree(shard_root)
+    if old_data is not None and old_data != fingerprint:
+        for name in (*[f"{s}.h5" for s in SPLITS], "metadata.json"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out, name))
+
+
+def _adopt_finished(out, shard_root, fingerprint, splits):
+    """Turn trajectories of a finished dataset of the same job back into shards (to extend it)."""
+    if _dataset_fingerprint(out) != fingerprint:
+        return
+    for name, count in splits.items():
+        path = os.path.join(out, f"{name}.h5")
+        if not os.path.exists(path):
+            continue
+        with open_h5(path) as src:
+            for key in sorted(src.keys())[:count]:
+                shard = _shard_path(shard_root, name, int(key))
+                if os.path.exists(shard):
+                    continue
+                group = src[key]
+                meta = {**json.loads(group.attrs.get("metadata", "{}")), "dt": float(group.attrs["dt"])}
+                with atomic_path(shard) as tmp:
+                    import h5py
+
+                    with h5py.File(tmp, "w") as dst:
+                        src.copy(group, dst, name="00000")
+                        dst.attrs["metadata"] = json.dumps(meta)
+
+
+def _say(progress, message):
+    if progress:
+        print(message, file=sys.stderr)

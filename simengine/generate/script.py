@@ -1,0 +1,114 @@
+"""Scene scripts: load one by path and run one trajectory of it (the code a worker process runs).
+
+A scene script defines ``make_scene(rng) -> scene`` with ``scene.run(**RUN) -> Trajectory`` and a
+module-level dict ``RUN``. If ``make_scene`` accepts a ``device`` keyword it gets the requested device;
+otherwise a scene can read the environment variables below.
+
+Environment hints set for the simulation (a Scene may read them; nothing requires it):
+    SIMENGINE_THREADS   "1" when several worker processes share the cores: use one thread each.
+    SIMENGINE_DEVICE    the ``--device`` asked for ("cpu", "cuda", ...), when one was given.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from simengine.errors import InputError, SimulationError
+
+THREADS_ENV = "SIMENGINE_THREADS"
+DEVICE_ENV = "SIMENGINE_DEVICE"
+_loaded = {}  # absolute path -> module, per process
+
+
+@dataclass(frozen=True)
+class Task:
+    """Trajectory `index` of `split`; its rng is ``default_rng(SeedSequence([seed, split_index, index]))``."""
+
+    split: str
+    split_index: int
+    index: int
+    seed: int
+    shard: str  # where the finished trajectory goes (written atomically)
+
+    @property
+    def label(self) -> str:
+        return (f"{self.split}[{self.index}] (seed {self.seed}, "
+                f"SeedSequence([{self.seed}, {self.split_index}, {self.index}]))")
+
+
+def load_scene_script(path):
+    """Import a scene script by path (once per process); check it follows the protocol."""
+    path = os.path.abspath(os.fspath(path))
+    if path in _loaded:
+        return _loaded[path]
+    if not os.path.isfile(path):
+        raise InputError(f"scene script = {path!r} does not exist")
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    name = f"_simengine_scene_{digest[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(path))  # as `python script.py` would: siblings import
+    try:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    if not callable(getattr(module, "make_scene", None)):
+        raise InputError(f"scene script {path} defines no function make_scene(rng)")
+    if not isinstance(getattr(module, "RUN", None), dict):
+        raise InputError(f"scene script {path} defines no dict RUN (the keyword arguments of scene.run)")
+    module.__simengine_sha256__ = digest
+    _loaded[path] = module
+    return module
+
+
+def script_fingerprint(module, seed: int, device) -> str:
+    """What decides the data: script text, RUN, seed and device (not the number of trajectories)."""
+    run = json.dumps(module.RUN, sort_keys=True, default=repr)
+    key = f"{module.__simengine_sha256__}|{run}|{seed}|{device}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def run_task(script_path: str, task: Task, device=None, single_thread: bool = False):
+    """Simulate one trajectory and save it to ``task.shard``; return (split, index, seconds).
+
+    Raises the scene's own `SimulationError`/`InputError`, an `InputError` for a result that is not
+    a `Trajectory`, and a `SimulationError` naming frame, time and particle for a non-finite one.
+    """
+    from simengine.io.trajectory import Trajectory
+
+    start = time.perf_counter()
+    module = load_scene_script(script_path)
+    if single_thread and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    rng = np.random.default_rng(np.random.SeedSequence([task.seed, task.split_index, task.index]))
+    wants_device = device is not None and "device" in inspect.signature(module.make_scene).parameters
+    scene = module.make_scene(rng, device=device) if wants_device else module.make_scene(rng)
+    traj = scene.run(**module.RUN)
+    if not isinstance(traj, Trajectory):
+        raise InputError(f"make_scene(rng).run(**RUN) returned {type(traj).__name__}, not a simengine Trajectory")
+    check_finite(traj)
+    traj.save(task.shard)
+    return task.split, task.index, time.perf_counter() - start
+
+
+def check_finite(traj) -> None:
+    """SimulationError naming key, frame, time and particle of the first non-finite value."""
+    arrays = {"position": traj.position, **traj.extras}
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f" or np.isfinite(value).all():
+            continue
+        where = np.argwhere(~np.isfinite(value))[0]
+        per_frame = key == "position" or (value.ndim >= 2 and value.shape[0] == traj.num_frames)
+        at = (f"frame {where[0]} (t = {where[0] * traj.dt:g}), particle {where[1]}"
+              if per_frame and len(where) >= 2 else f"index {tuple(int(w) for w in where)}")
+        raise SimulationError(f"the simulation produced a non-finite {key} at {at}; no NaN goes into a dataset")
