@@ -1,0 +1,260 @@
+"""MLS-MPM transfer kernels (Hu et al. 2018, "A moving least squares material point method with
+displacement discontinuity and two-way rigid body coupling"), quadratic B-splines, APIC (Jiang et al. 2015).
+
+One factory writes the kernels for 2D and 3D and for float32/float64 from a single body. The grid is
+flattened, node (i, j[, k]) at ``(i, j, k) * dx``, index ``(i * ny + j) * nz + k``. One step:
+
+* `p2g`:  ``m_i += w_ip m_p``, ``(mv)_i += w_ip (m_p v_p + A_p (x_i - x_p))`` with the MLS affine
+          ``A_p = -dt V_p (4 / dx^2) tau_p + m_p C_p`` (tau the Kirchhoff stress). Each CPU thread may
+          scatter into a private grid copy (``buffer_offset``), summed by `grid_update`.
+* `grid_update`: ``v_i = (mv)_i / m_i + dt g``, then collider (signed distance) and domain-wall
+          conditions: slip (normal part removed), sticky (v = collider velocity), separate (normal
+          part removed only when moving into the solid), Coulomb friction on the tangential part.
+* `g2p`:  ``v_p = sum w_ip v_i``, ``C_p = (4 / dx^2) sum w_ip v_i (x_i - x_p)^T``, ``x_p += dt v_p``,
+          ``F_trial = (I + dt C_p) F_p``, then the material's return mapping.
+
+Variants: ``p2g_external`` reads tau from an array instead of the material table and ``g2p_trial``
+returns ``F_trial`` unprojected, for constitutive laws evaluated outside (e.g. in torch).
+"""
+import functools
+
+import warp as wp
+
+from kernels.mpm.constitutive import MODELS, make_constitutive
+
+BOUNDARY_MODES = ("slip", "sticky", "separate")
+SLIP, STICKY, SEPARATE = range(3)
+
+
+@functools.lru_cache(maxsize=None)
+def get_kernels(dim: int, scalar=wp.float32):
+    """Kernels and types for ``dim``-D MPM in ``scalar`` precision (built once per combination)."""
+    module = f"simengine_mpm_{dim}d_{scalar.__name__}"
+    la, STRESS, PROJECT = make_constitutive(dim, scalar, module)
+    vec = wp.types.vector(dim, scalar)
+    ivec = wp.types.vector(dim, wp.int32)
+    mat = wp.types.matrix((dim, dim), scalar)
+    vec4 = wp.types.vector(4, scalar)
+    wmat = wp.types.matrix((3, dim), scalar)
+    STENCIL = 3**dim
+    CORNERS = 2**dim
+
+    @wp.func(module=module)
+    def node_index(c: ivec, res: ivec) -> int:
+        if wp.static(dim == 2):
+            return c[0] * res[1] + c[1]
+        else:
+            return (c[0] * res[1] + c[1]) * res[2] + c[2]
+
+    @wp.func(module=module)
+    def node_coord(n: int, res: ivec) -> ivec:
+        if wp.static(dim == 2):
+            return ivec(n // res[1], n % res[1])
+        else:
+            return ivec(n // (res[1] * res[2]), (n // res[2]) % res[1], n % res[2])
+
+    @wp.func(module=module)
+    def offset_of(s: int, base: int) -> ivec:
+        """The s-th offset of a ``base^dim`` stencil (base 3: B-spline support, base 2: cell corners)."""
+        if wp.static(dim == 2):
+            return ivec(s // base, s % base)
+        else:
+            return ivec(s // (base * base), (s // base) % base, s % base)
+
+    @wp.func(module=module)
+    def bspline(xp: vec, inv_dx: scalar, res: ivec):
+        """Lower stencil node, fractional position fx = x / dx - base, and the 3 x dim weight rows."""
+        g = xp * inv_dx - vec(scalar(0.5))
+        base = ivec(g)
+        for a in range(dim):
+            base[a] = wp.clamp(base[a], 0, res[a] - 3)
+        fx = xp * inv_dx - vec(base)
+        h0 = vec(scalar(1.5)) - fx
+        h1 = fx - vec(scalar(1.0))
+        h2 = fx - vec(scalar(0.5))
+        w = wp.matrix_from_rows(
+            scalar(0.5) * wp.cw_mul(h0, h0), vec(scalar(0.75)) - wp.cw_mul(h1, h1), scalar(0.5) * wp.cw_mul(h2, h2))
+        return base, fx, w
+
+    @wp.func(module=module)
+    def stencil_weight(w: wmat, o: ivec) -> scalar:
+        weight = scalar(1.0)
+        for a in range(dim):
+            weight = weight * w[o[a], a]
+        return weight
+
+    @wp.func(module=module)
+    def material_stress(model: int, F: mat, C: mat, plastic: scalar, E: scalar, nu: scalar, params: vec4) -> mat:
+        tau = mat()
+        for m in range(wp.static(len(MODELS))):
+            if model == m:
+                tau = wp.static(STRESS[m])(F, C, plastic, E, nu, params)
+        return tau
+
+    @wp.func(module=module)
+    def material_project(model: int, F: mat, plastic: scalar, E: scalar, nu: scalar, params: vec4, dt: scalar):
+        F_new = F
+        plastic_new = plastic
+        for m in range(wp.static(len(MODELS))):
+            if model == m:
+                F_new, plastic_new = wp.static(PROJECT[m])(F, plastic, E, nu, params, dt)
+        return F_new, plastic_new
+
+    def make_p2g(external: bool):
+        @wp.kernel(module=module, name=f"p2g_{'external' if external else 'material'}")
+        def p2g(x: wp.array(dtype=vec), v: wp.array(dtype=vec), C: wp.array(dtype=mat), F: wp.array(dtype=mat),
+                plastic: wp.array(dtype=scalar), stress: wp.array(dtype=mat), mass: wp.array(dtype=scalar),
+                volume: wp.array(dtype=scalar), model: wp.array(dtype=int), E: wp.array(dtype=scalar),
+                nu: wp.array(dtype=scalar), params: wp.array(dtype=vec4), dx: scalar, dt: scalar, res: ivec,
+                offset: int, buffer_offset: int, grid_m: wp.array(dtype=scalar), grid_mv: wp.array(dtype=vec)):
+            p = wp.tid() + offset
+            inv_dx = scalar(1.0) / dx
+            if wp.static(external):
+                tau = stress[p]
+            else:
+                tau = material_stress(model[p], F[p], C[p], plastic[p], E[p], nu[p], params[p])
+            m = mass[p]
+            affine = (-dt * volume[p] * scalar(4.0) * inv_dx * inv_dx) * tau + m * C[p]
+            momentum = m * v[p]
+            base, fx, w = bspline(x[p], inv_dx, res)
+            for s in range(STENCIL):
+                o = offset_of(s, 3)
+                weight = stencil_weight(w, o)
+                dpos = (vec(o) - fx) * dx
+                n = node_index(base + o, res) + buffer_offset
+                wp.atomic_add(grid_mv, n, weight * (momentum + affine @ dpos))
+                wp.atomic_add(grid_m, n, weight * m)
+
+        return p2g
+
+    @wp.func(module=module)
+    def project_velocity(v: vec, normal: vec, mode: int, friction: scalar) -> vec:
+        """Boundary condition for velocity v relative to a solid with outward unit normal."""
+        if mode == STICKY:
+            return vec()
+        vn = wp.dot(v, normal)
+        if mode == SEPARATE and vn >= scalar(0.0):
+            return v
+        vt = v - vn * normal
+        if friction > scalar(0.0) and vn < scalar(0.0):
+            speed = wp.length(vt)
+            if speed > scalar(0.0):
+                vt = vt * wp.max(scalar(0.0), scalar(1.0) + friction * vn / speed)
+        return vt
+
+    @wp.func(module=module)
+    def collider_at(c: int, n: int, node: ivec, res: ivec, n_nodes: int, dx: scalar, moving: int, disp: vec,
+                    sdf: wp.array(dtype=scalar), normal: wp.array(dtype=vec)):
+        """Signed distance and normal of collider c at node n, its t=0 field shifted by ``disp``."""
+        if moving == 0:
+            return sdf[c * n_nodes + n], normal[c * n_nodes + n]
+        q = vec(node) - disp / dx  # where this node sat relative to the collider at t = 0, in cells
+        qc = vec()
+        base = ivec()
+        frac = vec()
+        for a in range(dim):
+            qc[a] = wp.clamp(q[a], scalar(0.0), scalar(res[a] - 1))
+            base[a] = wp.min(int(qc[a]), res[a] - 2)
+            frac[a] = qc[a] - scalar(base[a])
+        phi = scalar(0.0)
+        nrm = vec()
+        for s in range(CORNERS):
+            corner = offset_of(s, 2)
+            weight = scalar(1.0)
+            for a in range(dim):
+                if corner[a] == 1:
+                    weight = weight * frac[a]
+                else:
+                    weight = weight * (scalar(1.0) - frac[a])
+            k = c * n_nodes + node_index(base + corner, res)
+            phi += weight * sdf[k]
+            nrm += weight * normal[k]
+        nrm = wp.normalize(nrm)
+        return phi + wp.dot(nrm, q - qc) * dx, nrm  # beyond the sampled grid: extend linearly
+
+    @wp.kernel(module=module, name="grid_update")
+    def grid_update(grid_m: wp.array(dtype=scalar), grid_mv: wp.array(dtype=vec), n_buffers: int, n_nodes: int,
+                    res: ivec, dx: scalar, dt: scalar, gravity: vec, pad: int, wall_mode: int, wall_friction: scalar,
+                    n_colliders: int, col_sdf: wp.array(dtype=scalar), col_normal: wp.array(dtype=vec),
+                    col_mode: wp.array(dtype=int), col_friction: wp.array(dtype=scalar),
+                    col_moving: wp.array(dtype=int), col_disp: wp.array(dtype=vec), col_vel: wp.array(dtype=vec),
+                    offset: int, grid_v: wp.array(dtype=vec)):
+        n = wp.tid() + offset
+        m = scalar(0.0)
+        mv = vec()
+        for b in range(n_buffers):
+            m += grid_m[b * n_nodes + n]
+            mv += grid_mv[b * n_nodes + n]
+        if m <= scalar(0.0):
+            grid_v[n] = vec()
+            return
+        v = mv / m + dt * gravity
+        node = node_coord(n, res)
+        for c in range(n_colliders):
+            phi, normal = collider_at(c, n, node, res, n_nodes, dx, col_moving[c], col_disp[c], col_sdf, col_normal)
+            if phi < scalar(0.0):
+                v = col_vel[c] + project_velocity(v - col_vel[c], normal, col_mode[c], col_friction[c])
+        eye = la.identity()
+        for a in range(dim):
+            if node[a] < pad:
+                v = project_velocity(v, eye[a], wall_mode, wall_friction)
+            if node[a] > res[a] - 1 - pad:
+                v = project_velocity(v, -eye[a], wall_mode, wall_friction)
+        grid_v[n] = v
+
+    def make_g2p(project: bool):
+        @wp.kernel(module=module, name=f"g2p_{'projected' if project else 'trial'}")
+        def g2p(x: wp.array(dtype=vec), F: wp.array(dtype=mat), plastic: wp.array(dtype=scalar),
+                model: wp.array(dtype=int), E: wp.array(dtype=scalar), nu: wp.array(dtype=scalar),
+                params: wp.array(dtype=vec4), grid_v: wp.array(dtype=vec), dx: scalar, dt: scalar, res: ivec,
+                offset: int, x_out: wp.array(dtype=vec), v_out: wp.array(dtype=vec), C_out: wp.array(dtype=mat),
+                F_out: wp.array(dtype=mat), plastic_out: wp.array(dtype=scalar)):
+            p = wp.tid() + offset
+            inv_dx = scalar(1.0) / dx
+            base, fx, w = bspline(x[p], inv_dx, res)
+            v_new = vec()
+            B = mat()
+            for s in range(STENCIL):
+                o = offset_of(s, 3)
+                weight = stencil_weight(w, o)
+                gv = grid_v[node_index(base + o, res)]
+                v_new += weight * gv
+                B += (weight * scalar(4.0) * inv_dx * inv_dx) * wp.outer(gv, (vec(o) - fx) * dx)
+            x_new = x[p] + dt * v_new
+            for a in range(dim):  # keep the B-spline stencil on the grid (walls stop bodies well before)
+                x_new[a] = wp.clamp(x_new[a], dx, scalar(res[a] - 2) * dx)
+            F_trial = (la.identity() + dt * B) @ F[p]
+            x_out[p] = x_new
+            v_out[p] = v_new
+            C_out[p] = B
+            if wp.static(project):
+                F_new, plastic_new = material_project(model[p], F_trial, plastic[p], E[p], nu[p], params[p], dt)
+                F_out[p] = F_new
+                plastic_out[p] = plastic_new
+            else:
+                F_out[p] = F_trial
+                plastic_out[p] = plastic[p]
+
+        return g2p
+
+    @wp.kernel(module=module, name="check_particles")
+    def check_particles(x: wp.array(dtype=vec), v: wp.array(dtype=vec), max_speed: scalar,
+                        first_bad: wp.array(dtype=int)):
+        p = wp.tid()
+        ok = wp.length(v[p]) <= max_speed  # False for NaN
+        for a in range(dim):
+            if not (wp.isfinite(x[p][a]) and wp.isfinite(v[p][a])):
+                ok = False
+        if not ok:
+            wp.atomic_min(first_bad, 0, p)
+
+    class Kernels:
+        pass
+
+    k = Kernels()
+    k.dim, k.scalar, k.vec, k.ivec, k.mat, k.vec4, k.module = dim, scalar, vec, ivec, mat, vec4, module
+    k.p2g, k.p2g_external = make_p2g(False), make_p2g(True)
+    k.g2p, k.g2p_trial = make_g2p(True), make_g2p(False)
+    k.grid_update, k.check_particles = grid_update, check_particles
+    k.polar_rotation = la.polar_rotation
+    return k

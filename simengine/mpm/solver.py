@@ -1,0 +1,234 @@
+"""MLS-MPM solver (Hu et al. 2018): orchestrates the Warp kernels of `kernels.mpm` for one step.
+
+    solver = MPMSolver(dim=2, cells=(32, 32), dx=1/32, dt=1e-4, particles=dict(...))
+    s0 = solver.new_state(x0, v0); s1 = solver.new_state(x0, v0)
+    solver.step(s0, s1)            # s0 -> s1; never writes s0
+
+On CPU, ``threads > 1`` splits the particles (and grid nodes) into fixed slices launched from Python
+threads (`wp.launch` releases the GIL); each thread scatters into a private grid copy and the grid
+update sums the copies in a fixed order, so a run is deterministic for a given thread count. Under a
+`wp.Tape` (``requires_grad=True``) the solver runs one thread and gives each step a fresh grid.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from simengine._warp import init_warp, resolve_device
+from simengine.errors import InputError, SimulationError
+from simengine.mpm.colliders import check_mode, sample_colliders
+from simengine.mpm.state import MPMGrid, MPMParticles, MPMState
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _slices(total: int, parts: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, total, parts + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+class MPMSolver:
+    """One MLS-MPM time step on a grid of ``cells`` cells of size ``dx`` (nodes at ``index * dx``).
+
+    Args:
+        dim: 2 or 3. cells: cells per axis (nodes = cells + 1). dx: cell size. dt: time step.
+        particles: dict of numpy arrays ``mass, volume (N,)``, ``model (N,) int``, ``E, nu (N,)``,
+            ``params (N, 4)``, or an `MPMParticles` of Warp arrays.
+        gravity: (dim,) acceleration. boundary: domain-wall mode "slip" | "sticky" | "separate";
+            boundary_friction: Coulomb coefficient at the walls. pad: wall thickness in nodes.
+        colliders: `simengine.mpm.colliders.Collider` list. device: "cpu" / "cuda".
+        dtype: "float32" | "float64". threads: CPU threads (None: all cores; CUDA: 1).
+        requires_grad: allocate gradient buffers and a fresh grid per step (for `wp.Tape`).
+        max_speed: blow-up bound for `check` (default dx / dt: one cell per step).
+    """
+
+    def __init__(self, *, dim, cells, dx, dt, particles, gravity=None, boundary="separate", boundary_friction=0.0,
+                 colliders=(), device="cpu", dtype="float32", threads=None, pad=3, requires_grad=False,
+                 max_speed=None):
+        self.wp = wp = init_warp()
+        from kernels.mpm import get_kernels
+
+        if dim not in (2, 3):
+            raise InputError(f"dim = {dim!r} is not one of [2, 3]")
+        if dtype not in DTYPES:
+            raise InputError(f"dtype = {dtype!r} is not one of {list(DTYPES)}")
+        self.dim, self.dx, self.dt, self.pad = dim, float(dx), float(dt), int(pad)
+        self.device = resolve_device(device)
+        self.np_dtype = DTYPES[dtype]
+        self.k = get_kernels(dim, wp.float32 if dtype == "float32" else wp.float64)
+        self.cells = tuple(int(c) for c in cells)
+        self.nodes = tuple(c + 1 for c in self.cells)
+        self.n_nodes = int(np.prod(self.nodes))
+        self.res = self.k.ivec(*self.nodes)
+        self.gravity = self.k.vec(*(np.zeros(dim) if gravity is None else np.asarray(gravity, float)))
+        self.boundary, self.wall_mode = boundary, check_mode("boundary", boundary)
+        self.boundary_friction = float(boundary_friction)
+        self.requires_grad = bool(requires_grad)
+        self.max_speed = float(max_speed) if max_speed is not None else self.dx / self.dt
+        cpu = self.device == "cpu"
+        self.threads = 1 if (not cpu or self.requires_grad) else int(threads or os.cpu_count() or 1)
+        self.particles = particles if isinstance(particles, MPMParticles) else self.make_particles(**particles)
+        self.n = len(self.particles)
+        if self.n < 8192:  # below this, thread hand-offs cost more than they save
+            self.threads = 1
+        self.colliders = list(colliders)
+        self._setup_colliders()
+        self._grid = self.new_grid(buffers=self.threads)
+        self._first_bad = wp.zeros(1, dtype=int, device=self.device)
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        if self._pool is not None:  # load the module before threads launch from it
+            self.k.p2g.module.load(self.device)
+
+    # ---- allocation ------------------------------------------------------------------------------
+    def _array(self, data, dtype, requires_grad=False):
+        return self.wp.array(np.ascontiguousarray(data), dtype=dtype, device=self.device, requires_grad=requires_grad)
+
+    def make_particles(self, mass, volume, model, E, nu, params) -> MPMParticles:
+        k, rg, f = self.k, self.requires_grad, self.np_dtype
+        return MPMParticles(
+            mass=self._array(np.asarray(mass, f), k.scalar), volume=self._array(np.asarray(volume, f), k.scalar),
+            model=self._array(np.asarray(model, np.int32), self.wp.int32),
+            E=self._array(np.asarray(E, f), k.scalar, rg), nu=self._array(np.asarray(nu, f), k.scalar, rg),
+            params=self._array(np.asarray(params, f).reshape(-1, 4), k.vec4, rg))
+
+    def new_state(self, x=None, v=None, F=None, C=None, plastic=None, requires_grad=None) -> MPMState:
+        """A state with the given (N, d) / (N, d, d) / (N,) numpy values (defaults: 0, 0, I, 0, 1)."""
+        n, d, f, k = self.n, self.dim, self.np_dtype, self.k
+        rg = self.requires_grad if requires_grad is None else requires_grad
+        values = {
+            "x": np.zeros((n, d)) if x is None else x, "v": np.zeros((n, d)) if v is None else v,
+            "C": np.zeros((n, d, d)) if C is None else C,
+            "F": np.broadcast_to(np.eye(d), (n, d, d)) if F is None else F,
+            "plastic": np.ones(n) if plastic is None else plastic}
+        types = {"x": k.vec, "v": k.vec, "C": k.mat, "F": k.mat, "plastic": k.scalar}
+        arrays = {}
+        for name, value in values.items():
+            value = np.asarray(value, dtype=f)
+            expected = (n,) + ((d,) if name in "xv" else (d, d) if name in "CF" else ())
+            if value.shape != expected:
+                raise InputError(f"state {name} has shape {value.shape}; expected {expected}")
+            arrays[name] = self._array(value, types[name], rg)
+        nc = max(len(self.colliders), 1)
+        return MPMState(**arrays, collider_disp=self._array(np.zeros((nc, d), f), k.vec),
+                        collider_vel=self._array(np.zeros((nc, d), f), k.vec), host_disp=np.zeros((nc, d)))
+
+    def new_grid(self, buffers: int = 1, requires_grad=None) -> MPMGrid:
+        rg = self.requires_grad if requires_grad is None else requires_grad
+        wp, k, g = self.wp, self.k, self.n_nodes
+        return MPMGrid(mass=wp.zeros(buffers * g, dtype=k.scalar, device=self.device, requires_grad=rg),
+                       momentum=wp.zeros(buffers * g, dtype=k.vec, device=self.device, requires_grad=rg),
+                       velocity=wp.zeros(g, dtype=k.vec, device=self.device, requires_grad=rg))
+
+    def _setup_colliders(self):
+        sdf, normal, mode, friction, moving = sample_colliders(self.colliders, self.nodes, self.dx)
+        k = self.k
+        self.col_sdf, self.col_normal = self._array(sdf.astype(self.np_dtype), k.scalar), self._array(
+            normal.astype(self.np_dtype), k.vec)
+        self.col_mode, self.col_moving = self._array(mode, self.wp.int32), self._array(moving, self.wp.int32)
+        self.col_friction = self._array(friction.astype(self.np_dtype), k.scalar)
+        self.any_moving = any(c.moving for c in self.colliders)
+
+    # ---- stepping ----------------------------------------------------------------------------------
+    def step(self, state_in: MPMState, state_out: MPMState, grid: MPMGrid | None = None,
+             particles: MPMParticles | None = None) -> MPMState:
+        """Advance ``state_in`` by dt into ``state_out`` with the materials' stress and return mapping."""
+        return self._step(state_in, state_out, grid, particles, stress=None)
+
+    def step_external(self, state_in: MPMState, stress, state_out: MPMState, grid: MPMGrid | None = None,
+                      particles: MPMParticles | None = None) -> MPMState:
+        """One step with a given Kirchhoff stress (N,) mat_dd instead of the materials' law; ``state_out.F``
+        receives the unprojected trial ``F_trial = (I + dt C^{n+1}) F^n`` (apply a return mapping yourself)."""
+        return self._step(state_in, state_out, grid, particles, stress=stress)
+
+    def _step(self, s_in, s_out, grid, particles, stress):
+        wp, k, dev = self.wp, self.k, self.device
+        p = particles or self.particles
+        if grid is None:
+            grid = self.new_grid() if self.requires_grad else self._grid
+        buffers = grid.mass.shape[0] // self.n_nodes
+        threads = min(self.threads, buffers)
+        self._move_colliders(s_in, s_out)
+        p2g = k.p2g if stress is None else k.p2g_external
+        g2p = k.g2p if stress is None else k.g2p_trial
+        stress = s_in.F if stress is None else stress
+        g = self.n_nodes
+
+        def scatter(begin, end, t):
+            wp.launch(p2g, dim=end - begin, device=dev, inputs=[
+                s_in.x, s_in.v, s_in.C, s_in.F, s_in.plastic, stress, p.mass, p.volume, p.model, p.E, p.nu,
+                p.params, self.dx, self.dt, self.res, begin, t * g, grid.mass, grid.momentum])
+
+        def update(begin, end, t):
+            wp.launch(k.grid_update, dim=end - begin, device=dev, inputs=[
+                grid.mass, grid.momentum, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
+                self.wall_mode, self.boundary_friction, len(self.colliders), self.col_sdf, self.col_normal,
+                self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel, begin,
+                grid.velocity])
+
+        def gather(begin, end, t):
+            wp.launch(g2p, dim=end - begin, device=dev, inputs=[
+                s_in.x, s_in.F, s_in.plastic, p.model, p.E, p.nu, p.params, grid.velocity, self.dx, self.dt,
+                self.res, begin], outputs=[s_out.x, s_out.v, s_out.C, s_out.F, s_out.plastic])
+
+        if threads == 1:
+            grid.zero()
+            scatter(0, self.n, 0)
+            update(0, g, 0)
+            gather(0, self.n, 0)
+        else:
+            def zero_and_scatter(begin, end, t):
+                grid.mass[t * g:(t + 1) * g].zero_()
+                grid.momentum[t * g:(t + 1) * g].zero_()
+                scatter(begin, end, t)
+
+            self._parallel(zero_and_scatter, self.n, threads)
+            self._parallel(update, g, threads)
+            self._parallel(gather, self.n, threads)
+        s_out.time = s_in.time + self.dt
+        return s_out
+
+    def _parallel(self, fn, total, threads):
+        parts = _slices(total, threads)
+        futures = [self._pool.submit(fn, b, e, t) for t, (b, e) in enumerate(parts) if t > 0]
+        fn(*parts[0], 0)
+        for f in futures:
+            f.result()
+
+    def _move_colliders(self, s_in, s_out):
+        if not self.any_moving:
+            return
+        t_new = s_in.time + self.dt
+        vel = np.stack([c.velocity_at(t_new, self.dim) for c in self.colliders])
+        disp = (np.zeros_like(vel) if s_in.host_disp is None else s_in.host_disp) + self.dt * vel
+        s_out.host_disp = disp
+        s_out.collider_disp.assign(disp.astype(self.np_dtype))
+        s_out.collider_vel.assign(vel.astype(self.np_dtype))
+
+    # ---- safety ------------------------------------------------------------------------------------
+    def check(self, state: MPMState, step: int) -> None:
+        """Raise `SimulationError` naming the step, time and first particle that is NaN/inf or faster
+        than ``max_speed``: a blown-up step never reaches the caller's data."""
+        wp = self.wp
+        self._first_bad.fill_(self.n)
+        wp.launch(self.k.check_particles, dim=self.n, inputs=[state.x, state.v, self.max_speed, self._first_bad],
+                  device=self.device)
+        bad = int(self._first_bad.numpy()[0])
+        if bad < self.n:
+            x, v = state.x.numpy()[bad], state.v.numpy()[bad]
+            raise SimulationError(
+                f"MPM blew up at step {step}, t = {state.time:.6g} s: particle {bad} at x = {np.round(x, 5).tolist()} "
+                f"has v = {np.round(v, 5).tolist()} (|v| = {np.linalg.norm(v):.4g}, bound {self.max_speed:.4g} "
+                f"= one cell per step, or non-finite); reduce dt or check the material parameters")
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,75 @@
+"""Buffers of the MPM solver: per-particle state (one set per step), constant particle data, the grid.
+
+Shapes (N particles, d = dim, G grid nodes, B private scatter buffers):
+
+    MPMState      x, v (N,) vec_d; C, F (N,) mat_dd; plastic (N,); time; collider motion (n_c,) vec_d
+    MPMParticles  mass, volume (N,); model (N,) int32; E, nu (N,); params (N,) vec4
+    MPMGrid       mass (B G,); momentum (B G,) vec_d; velocity (G,) vec_d
+
+A state is never written by the step that reads it, so a `wp.Tape` over many steps keeps every
+input its backward pass needs (give each step its own output state and grid).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class MPMParticles:
+    """Per-particle constants. E, nu and params may carry gradients (``requires_grad``)."""
+
+    mass: object
+    volume: object
+    model: object
+    E: object
+    nu: object
+    params: object
+
+    def __len__(self):
+        return self.mass.shape[0]
+
+
+@dataclass
+class MPMState:
+    """Particle state at one time. ``collider_disp`` / ``collider_vel``: each moving collider's offset
+    from its t = 0 position and its velocity at this time; ``host_disp`` mirrors the offsets on the host."""
+
+    x: object
+    v: object
+    C: object
+    F: object
+    plastic: object
+    collider_disp: object
+    collider_vel: object
+    time: float = 0.0
+    host_disp: np.ndarray = field(default=None)
+
+    def arrays(self) -> dict:
+        return {"x": self.x, "v": self.v, "C": self.C, "F": self.F, "plastic": self.plastic}
+
+    def numpy(self) -> dict:
+        """Host copies of the particle arrays."""
+        return {k: np.array(a.numpy(), copy=True) for k, a in self.arrays().items()}
+
+    def copy_from(self, other: "MPMState") -> None:
+        import warp as wp
+
+        for name, arr in self.arrays().items():
+            wp.copy(arr, getattr(other, name))
+        wp.copy(self.collider_disp, other.collider_disp)
+        wp.copy(self.collider_vel, other.collider_vel)
+        self.time = other.time
+        self.host_disp = None if other.host_disp is None else other.host_disp.copy()
+
+
+@dataclass
+class MPMGrid:
+    mass: object
+    momentum: object
+    velocity: object
+
+    def zero(self) -> None:
+        self.mass.zero_()
+        self.momentum.zero_()
