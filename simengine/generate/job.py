@@ -63,6 +63,8 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
 
     if _is_complete(out, fingerprint, splits):
         _say(progress, f"{out}: complete dataset from the same job already present; nothing to do")
+        if not keep_shards:  # a run killed while removing merged shards
+            shutil.rmtree(shard_root, ignore_errors=True)
         return read_metadata(out)
     _claim(out, shard_root, fingerprint, overwrite)
     _adopt_finished(out, shard_root, fingerprint, splits)
