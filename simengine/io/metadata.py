@@ -14,7 +14,7 @@ A solver tells the dataset about itself through its trajectories' ``metadata``; 
     periodic_boundary_conditions | periodic     bool or (D,) bools (default: none periodic)
     default_connectivity_radius  neighbour radius for graph models (default: 1.45 dx, 2 digits)
     t_end | duration             simulated time (default: (T - 1) * Trajectory.dt)
-    solver, solver_version       copied as they are
+    solver, solver_version | version     copied as they are
 
 Every other key is a scene parameter: identical in all trajectories -> a top-level key; differing ->
 ``varying_parameters[split][i]``.
@@ -196,6 +196,8 @@ class MetadataBuilder:
                 meta[f"sequence_length_{split}"] = self.lengths[split][0]
                 meta[f"num_trajs_{split}"] = len(self.lengths[split])
         meta.update(self._scene_parameters())
+        if self._solver("solver_version", "version") is not None:
+            meta["solver_version"] = self._solver("solver_version", "version")
         meta.update(self.overrides)
         return meta
 
