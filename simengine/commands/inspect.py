@@ -14,6 +14,15 @@ def main(args) -> int:
     from simengine.io import validate_dataset
 
     report = validate_dataset(args.dataset)
+    if report.ok and "train" in report.splits and "vel_mean" not in report.metadata:
+        from simengine.errors import DatasetError
+        from simengine.io import compute_statistics
+
+        try:  # show them anyway; inspect only reads, so they are not stored
+            stats = compute_statistics(args.dataset, store=False)
+            report.metadata.update(stats, statistics_splits=["train (computed now, not in metadata.json)"])
+        except DatasetError as exc:
+            report.warnings.append(str(exc))
     print(json.dumps(as_dict(report), indent=1) if args.json else format_report(report))
     for message in report.errors:
         print(f"error: {message}", file=sys.stderr)

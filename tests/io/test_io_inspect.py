@@ -40,3 +40,15 @@ def test_inspect_fails_on_a_corrupt_dataset(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "test.h5" in err and "not a valid dataset" in err
     assert main(["inspect", str(tmp_path / "nowhere")]) == 1
+
+
+def test_inspect_computes_missing_statistics_without_storing_them(tmp_path, capsys):
+    make_folder(tmp_path)
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    for key in ("vel_mean", "vel_std", "acc_mean", "acc_std"):
+        del meta[key]
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
+    assert main(["inspect", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "vel mean [" in out and "computed now, not in metadata.json" in out
+    assert "vel_mean" not in json.loads((tmp_path / "metadata.json").read_text())
