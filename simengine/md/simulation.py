@@ -1,0 +1,307 @@
+"""Molecular dynamics in Warp: pair potentials on a Verlet list, bonded terms, NVE and NVT ensembles.
+
+    from simengine import md
+    sim = md.Simulation.from_ase(atoms, potential=md.LennardJones(sigma=3.40, epsilon=0.0104, cutoff=8.5),
+                                 timestep_fs=2.0, ensemble="nve", dtype="float64", device="cpu")
+    traj = sim.run(steps=1000, record_every=10)
+
+Metal units throughout (`simengine.md.units`).  Each step reads one `State` (x, v, f, per-atom energy)
+and writes another, so two alternating states serve a normal run and fresh ones (``sim.step(out=...)``)
+make a run recordable on a `wp.Tape`.  Positions are kept unwrapped; `positions` wraps them on read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernels.md import bonded_kernels, integrator_kernels, pair_force_kernel
+from simengine._warp import init_warp, resolve_device
+from simengine.errors import InputError, SimulationError, check_range
+from simengine.md._parallel import default_threads, launch_split
+from simengine.md.box import Box
+from simengine.md.neighbors import NeighborList
+from simengine.md.thermostats import THERMOSTATS
+from simengine.md.topology import Topology
+from simengine.md.units import ACCEL_PER_FORCE, ASE_TIME_FS, BOLTZMANN, element
+
+DTYPES = ("float32", "float64")
+ENSEMBLES = ("nve", "nvt")
+
+
+@dataclass
+class State:
+    """Per-step buffers: positions x (N,) vec3 Å, half-kicked v_half and full v (Å/fs), forces f
+    (eV/Å), per-atom potential energy e (eV), and the step's velocity-rescale factor alpha (1,)."""
+
+    x: object
+    v_half: object
+    v: object
+    f: object
+    e: object
+    alpha: object
+
+
+class Simulation:
+    """An MD system: N atoms in a `Box`, one pair potential, optional bonded `Topology`.
+
+    Args:
+        positions: (N, 3) Å.  symbols: N chemical symbols (species).  cell: (3, 3) rows = lattice vectors
+            or (3,) edge lengths; required when ``pbc``.
+        potential: a `simengine.md.potentials` pair potential (its cutoff ≤ half the smallest box width).
+        timestep_fs: MD time step Δt (fs).  ensemble: "nve" or "nvt" (then ``thermostat`` "csvr" or
+            "langevin" at ``temperature`` K with time constant ``damping_fs``).
+        velocities: (N, 3) Å/fs, default zero.  masses: (N,) amu, default standard atomic masses.
+        topology: bonds/angles/molecule ids for molecules.  skin: Verlet skin (Å).
+        dtype: "float32" or "float64".  device: "cpu" / "cuda".  seed: thermostat random stream.
+        min_distance: atoms closer than this (Å) at the start are an `InputError` (overlap).
+        max_temperature: a run whose temperature exceeds this (K) stops with a `SimulationError`.
+    """
+
+    def __init__(self, positions, symbols, cell=None, *, potential, timestep_fs: float, pbc: bool = True,
+                 ensemble: str = "nve", thermostat: str = "csvr", temperature: float | None = None,
+                 damping_fs: float = 100.0, velocities=None, masses=None, topology: Topology | None = None,
+                 skin: float = 1.0, dtype: str = "float64", device: str | None = None, seed: int = 0,
+                 threads: int | None = None, min_distance: float = 0.5, max_temperature: float = 1.0e5,
+                 check_every: int = 100):
+        self.wp = wp = init_warp()
+        self.device = resolve_device(device)
+        if dtype not in DTYPES:
+            raise InputError(f"dtype = {dtype!r} is not one of {DTYPES}")
+        self.dtype, self.scalar = dtype, (wp.float32 if dtype == "float32" else wp.float64)
+        self.vec3 = wp.types.vector(3, self.scalar)
+        self.dt = float(check_range("timestep_fs", timestep_fs, 0.0, 20.0, low_open=True))
+        x = np.asarray(positions, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != 3 or not np.isfinite(x).all():
+            raise InputError(f"positions must be a finite (N, 3) array in Å, got shape {x.shape}")
+        self.num_atoms = n = x.shape[0]
+        self.symbols = [str(s) for s in symbols]
+        if len(self.symbols) != n:
+            raise InputError(f"symbols has {len(self.symbols)} entries for {n} positions")
+        numbers = {s: element(s) for s in set(self.symbols)}          # InputError for unknown species
+        self.species_names = sorted(numbers, key=lambda s: numbers[s][0])
+        self.atomic_numbers = np.array([numbers[s][0] for s in self.symbols], dtype=np.int32)
+        self.masses = (np.array([numbers[s][1] for s in self.symbols]) if masses is None
+                       else np.asarray(masses, dtype=np.float64))
+        if self.masses.shape != (n,) or not (self.masses > 0).all():
+            raise InputError(f"masses must be (N,) = ({n},) positive amu, got shape {self.masses.shape}")
+        self.box = Box(cell, pbc)
+        self.potential = potential
+        self.topology = topology or Topology()
+        self.topology.validate(n)
+        self.threads = default_threads(self.device) if threads is None else int(threads)
+        self.max_temperature, self.check_every = float(max_temperature), int(check_every)
+        self.rng = np.random.default_rng(seed)
+        self.step_count = 0
+        self.kernels = integrator_kernels(self.scalar)
+        self._setup_forces()
+        self.neighbors = NeighborList(self.box, potential.cutoff, skin, n, self.scalar, self.device,
+                                      self.topology.molecule_id, self.threads)
+        self.set_ensemble(ensemble, thermostat, temperature, damping_fs)
+        v = np.zeros((n, 3)) if velocities is None else np.asarray(velocities, dtype=np.float64)
+        if v.shape != (n, 3):
+            raise InputError(f"velocities must have shape ({n}, 3) in Å/fs, got {v.shape}")
+        self.state = self.new_state(x, v)
+        self._spare = self.new_state()
+        self.neighbors.build(self.state.x)
+        self._check_overlaps(min_distance)
+        self._compute_forces(self.state)
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_forces(self):
+        wp, dev = self.wp, self.device
+        params, table = self.potential.pack(self.species_names)
+        index = {s: i for i, s in enumerate(self.species_names)}
+        self.species_index = wp.array(np.array([index[s] for s in self.symbols], np.int32), dtype=wp.int32, device=dev)
+        self._params = wp.array(params, dtype=wp.types.vector(4, self.scalar), device=dev)
+        self._table = wp.array(table, dtype=self.scalar, device=dev)
+        self._pair_kernel = pair_force_kernel(self.scalar, type(self.potential).pair_func)
+        self.accel_per_force = wp.array(ACCEL_PER_FORCE / self.masses, dtype=self.scalar, device=dev)
+        bonds, kb, r0, angles, ka, theta0 = self.topology.arrays()
+        self._bonds = (wp.array(bonds, dtype=wp.vec2i, device=dev), wp.array(kb, dtype=self.scalar, device=dev),
+                       wp.array(r0, dtype=self.scalar, device=dev))
+        self._angles = (wp.array(angles, dtype=wp.vec3i, device=dev), wp.array(ka, dtype=self.scalar, device=dev),
+                        wp.array(theta0, dtype=self.scalar, device=dev))
+        self._bond_kernel, self._angle_kernel = bonded_kernels(self.scalar)
+
+    def new_state(self, x=None, v=None, requires_grad: bool = False) -> State:
+        """Fresh per-step buffers (zeros unless x, v given); pass to `step(out=...)` under a `wp.Tape`."""
+        wp, n, dev = self.wp, self.num_atoms, self.device
+        make = lambda a: (wp.zeros(n, dtype=self.vec3, device=dev, requires_grad=requires_grad) if a is None  # noqa
+                          else wp.array(a, dtype=self.vec3, device=dev, requires_grad=requires_grad))
+        return State(make(x), make(None), make(v), make(None),
+                     wp.zeros(n, dtype=self.scalar, device=dev, requires_grad=requires_grad),
+                     wp.ones(1, dtype=self.scalar, device=dev, requires_grad=requires_grad))
+
+    def _check_overlaps(self, min_distance: float):
+        i, j, shift = self.neighbors.pairs()
+        if i.size == 0:
+            return
+        x = self.state.x.numpy().astype(np.float64)
+        r = np.linalg.norm(x[j] + shift - x[i], axis=1)
+        k = int(np.argmin(r))
+        if r[k] < min_distance:
+            raise InputError(f"atoms {i[k]} and {j[k]} overlap: distance = {r[k]:.4g} Å is outside the allowed "
+                             f"range [{min_distance:g}, inf) (min_distance)")
+
+    def set_ensemble(self, ensemble: str, thermostat: str = "csvr", temperature: float | None = None,
+                     damping_fs: float = 100.0) -> None:
+        """Switch between "nve" and "nvt" (with ``thermostat`` at ``temperature`` K), e.g. after equilibration."""
+        if ensemble not in ENSEMBLES:
+            raise InputError(f"ensemble = {ensemble!r} is not one of {ENSEMBLES}")
+        if ensemble == "nvt":
+            if thermostat not in THERMOSTATS or thermostat == "nve":
+                raise InputError(f"thermostat = {thermostat!r} is not one of {sorted(set(THERMOSTATS) - {'nve'})}")
+            check_range("temperature", temperature, 0.0, None, low_open=True)
+            check_range("damping_fs", damping_fs, self.dt, None)
+        self.ensemble = ensemble
+        self.thermostat = THERMOSTATS["nve" if ensemble == "nve" else thermostat](self, temperature, damping_fs)
+
+    # ------------------------------------------------------------------ dynamics
+    def _compute_forces(self, s: State) -> None:
+        wp, nl, n = self.wp, self.neighbors, self.num_atoms
+        launch_split(wp, self._pair_kernel, n,
+                     [s.x, self.species_index, len(self.species_names), self._params, self._table,
+                      self.scalar(self.potential.cutoff ** 2), nl.neighbors, nl.shifts, nl.counts,
+                      nl.max_neighbors, s.f, s.e], self.device, self.threads)
+        H, H_inv = nl.mat33(*self.box.H.ravel()), nl.mat33(*self.box.H_inv.ravel())
+        if self._bonds[0].shape[0]:
+            wp.launch(self._bond_kernel, dim=self._bonds[0].shape[0], inputs=[s.x, *self._bonds, H, H_inv, s.f, s.e],
+                      device=self.device)
+        if self._angles[0].shape[0]:
+            wp.launch(self._angle_kernel, dim=self._angles[0].shape[0],
+                      inputs=[s.x, *self._angles, H, H_inv, s.f, s.e], device=self.device)
+
+    def step(self, out: State | None = None) -> State:
+        """Advance one time step into ``out`` (default: the spare buffers); returns the new state."""
+        s_in = self.state
+        s_out = out if out is not None else self._spare
+        self.thermostat.kick_drift(s_in, s_out, self.step_count)
+        self.neighbors.update(s_out.x)
+        self._compute_forces(s_out)
+        self.wp.launch(self.kernels.kick, dim=self.num_atoms,
+                       inputs=[s_out.v_half, s_out.f, self.accel_per_force, self.scalar(self.dt), s_out.v],
+                       device=self.device)
+        if out is None:
+            self._spare = s_in
+        self.state = s_out
+        self.step_count += 1
+        if self.check_every and self.step_count % self.check_every == 0:
+            self.check_health()
+        return s_out
+
+    def run(self, steps: int, record_every: int | None = None, targets: bool = False, progress: bool = False):
+        """Run ``steps`` steps; with ``record_every`` return a `Trajectory` (see `simengine.md.recording`)."""
+        from simengine.md.recording import run_and_record
+
+        return run_and_record(self, steps, record_every, targets, progress)
+
+    def check_health(self) -> None:
+        """`SimulationError` naming step, time and atom if the state is non-finite or too hot."""
+        ke = self.kinetic_energies()
+        x = self.state.x.numpy()
+        bad = ~np.isfinite(ke) | ~np.isfinite(x).all(axis=1)
+        where = f"at step {self.step_count} (t = {self.time_fs:g} fs)"
+        if bad.any():
+            atom = int(np.flatnonzero(bad)[0])
+            raise SimulationError(f"MD blew up {where}: atom {atom} has a non-finite position or velocity")
+        temperature = 2.0 * ke.sum() / (self.degrees_of_freedom * BOLTZMANN)
+        if temperature > self.max_temperature:
+            atom = int(np.argmax(ke))
+            raise SimulationError(f"MD blew up {where}: temperature {temperature:.4g} K exceeds max_temperature "
+                                  f"{self.max_temperature:g} K; fastest atom {atom} ({ke[atom]:.3g} eV)")
+
+    # ------------------------------------------------------------------ observables
+    @property
+    def time_fs(self) -> float:
+        return self.step_count * self.dt
+
+    @property
+    def unwrapped_positions(self) -> np.ndarray:
+        return self.state.x.numpy().astype(np.float64)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 3) positions wrapped into the cell (Å)."""
+        return self.box.wrap(self.unwrapped_positions)
+
+    @property
+    def velocities(self) -> np.ndarray:
+        return self.state.v.numpy().astype(np.float64)
+
+    @property
+    def forces(self) -> np.ndarray:
+        return self.state.f.numpy().astype(np.float64)
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        return self.thermostat.degrees_of_freedom(self.num_atoms)
+
+    def kinetic_energies(self, state: State | None = None) -> np.ndarray:
+        state = state or self.state
+        out = self.wp.empty(self.num_atoms, dtype=self.scalar, device=self.device)
+        self.wp.launch(self.kernels.kinetic_energies, dim=self.num_atoms, inputs=[state.v, self.accel_per_force, out],
+                       device=self.device, record_tape=False)
+        return out.numpy().astype(np.float64)
+
+    def kinetic_energy(self, state: State | None = None) -> float:
+        return float(self.kinetic_energies(state).sum())
+
+    def potential_energy(self) -> float:
+        return float(self.state.e.numpy().astype(np.float64).sum())
+
+    def total_energy(self) -> float:
+        return self.potential_energy() + self.kinetic_energy()
+
+    def temperature(self) -> float:
+        return 2.0 * self.kinetic_energy() / (self.degrees_of_freedom * BOLTZMANN)
+
+    def set_velocities(self, velocities) -> None:
+        v = np.asarray(velocities, dtype=np.float64)
+        if v.shape != (self.num_atoms, 3):
+            raise InputError(f"velocities must have shape ({self.num_atoms}, 3) in Å/fs, got {v.shape}")
+        self.state.v.assign(v.astype(self.dtype))
+
+    def maxwell_boltzmann(self, temperature: float, rng: np.random.Generator | None = None) -> None:
+        """Draw velocities at ``temperature`` K with zero total momentum, rescaled to exactly that T."""
+        check_range("temperature", temperature, 0.0, None)
+        rng = rng or self.rng
+        v = rng.standard_normal((self.num_atoms, 3)) * np.sqrt(BOLTZMANN * temperature * ACCEL_PER_FORCE
+                                                                / self.masses)[:, None]
+        v -= (self.masses[:, None] * v).sum(0) / self.masses.sum()
+        self.set_velocities(v)
+        if temperature > 0:
+            self.set_velocities(v * np.sqrt(temperature / self.temperature()))
+
+    def evaluate(self, positions) -> tuple[float, np.ndarray]:
+        """(potential energy eV, forces (N, 3) eV/Å) at other ``positions``, state untouched."""
+        s = self.new_state(np.asarray(positions, dtype=np.float64))
+        self.neighbors.build(s.x)
+        self._compute_forces(s)
+        self.neighbors.build(self.state.x)
+        return float(s.e.numpy().astype(np.float64).sum()), s.f.numpy().astype(np.float64)
+
+    # ------------------------------------------------------------------ interop
+    @classmethod
+    def from_ase(cls, atoms, potential, timestep_fs: float, **kwargs) -> "Simulation":
+        """Build from an `ase.Atoms` (positions, symbols, cell, pbc, masses and velocities)."""
+        kwargs.setdefault("velocities", atoms.get_velocities() / ASE_TIME_FS)
+        kwargs.setdefault("masses", atoms.get_masses())
+        pbc = bool(np.all(atoms.pbc)) if np.any(atoms.pbc) == np.all(atoms.pbc) else atoms.pbc
+        cell = atoms.cell.array if atoms.cell.rank == 3 else None
+        return cls(atoms.positions, atoms.get_chemical_symbols(), cell, potential=potential,
+                   timestep_fs=timestep_fs, pbc=pbc, **kwargs)
+
+    def to_ase(self):
+        """An `ase.Atoms` with the current (wrapped) positions, velocities, cell and masses."""
+        import ase
+
+        atoms = ase.Atoms(self.symbols, positions=self.positions, cell=self.box.cell if self.box.periodic else None,
+                          pbc=self.box.periodic, masses=self.masses)
+        atoms.set_velocities(self.velocities * ASE_TIME_FS)
+        return atoms
+
+    def to_config(self) -> dict:
+        return {"potential": self.potential.to_config(), "timestep_fs": self.dt, "ensemble": self.ensemble,
+                **self.thermostat.to_config(), **self.box.to_config(), "dtype": self.dtype,
+                "species_names": self.species_names, "topology": self.topology.to_config()}
