@@ -232,13 +232,13 @@ def _adopt_finished(out, shard_root, fingerprint, splits):
                 if os.path.exists(shard):
                     continue
                 group = src[key]
-                meta = {**json.loads(group.attrs.get("metadata", "{}")), "dt": float(group.attrs["dt"])}
                 with atomic_path(shard) as tmp:
                     import h5py
 
-                    with h5py.File(tmp, "w") as dst:
+                    with h5py.File(tmp, "w") as dst:  # the layout of Trajectory.save
                         src.copy(group, dst, name="00000")
-                        dst.attrs["metadata"] = json.dumps(meta)
+                        dst.attrs["metadata"] = group.attrs.get("metadata", "{}")
+                        dst.attrs["dt"] = float(group.attrs["dt"])
 
 
 def _say(progress, message):

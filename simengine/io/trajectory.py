@@ -82,8 +82,12 @@ class Trajectory:
         path = os.fspath(path)
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
-                write_group(f.create_group("00000"), self)
-                f.attrs["metadata"] = json.dumps(_jsonable({**self.metadata, "dt": self.dt}))
+                group = f.create_group("00000")
+                write_group(group, self)
+                f.attrs["metadata"] = json.dumps(_jsonable(self.metadata))
+                # frame spacing kept apart (a solver's metadata may hold its own step "dt"), on the
+                # group as in a dataset split file
+                group.attrs["dt"] = f.attrs["dt"] = float(self.dt)
         return path
 
     @classmethod
@@ -97,7 +101,8 @@ class Trajectory:
                 meta = json.loads(f.attrs.get("metadata", "{}"))
                 if key not in f:
                     raise DatasetError(f"{path}: no trajectory group {key!r} (found {list(f.keys())[:5]})")
-                return read_group(f[key], path=path, dt=float(meta.get("dt", 1.0)), metadata=meta)
+                dt = float(f[key].attrs.get("dt", f.attrs.get("dt", meta.get("dt", 1.0))))
+                return read_group(f[key], path=path, dt=dt, metadata=meta)
         except OSError as exc:
             raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from exc
 

@@ -142,3 +142,15 @@ def test_missing_split_names_the_file(tmp_path):
         load_dataset(tmp_path, "test")
     with pytest.raises(InputError, match="split = 'training'"):
         load_dataset(tmp_path, "training")
+
+
+def test_shard_files_and_objects_give_the_same_dataset(tmp_path):
+    rng = np.random.default_rng(7)
+    trajs = [walk(rng, dt=0.005) for _ in range(2)]  # a solver's own "dt" (its step) in the metadata
+    paths = [t.save(tmp_path / f"shard{i}.h5") for i, t in enumerate(trajs)]
+    from_files = write_dataset(tmp_path / "files", {"train": paths})
+    from_objects = write_dataset(tmp_path / "objects", {"train": trajs})
+    assert from_files == from_objects and from_files["dt"] == pytest.approx(0.02 / 4)
+    for a, b, orig in zip(load_dataset(tmp_path / "files"), load_dataset(tmp_path / "objects"), trajs):
+        assert a.metadata == b.metadata == orig.metadata and a.dt == b.dt == orig.dt == 0.02
+        np.testing.assert_array_equal(a.velocity, b.velocity)
