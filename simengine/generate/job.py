@@ -22,6 +22,8 @@ import shutil
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+import numpy as np
+
 from simengine.errors import DatasetError, InputError, SimulationError, check_range
 from simengine.generate.script import (DEVICE_ENV, THREADS_ENV, Task, load_scene_script, run_task,
                                        script_fingerprint)
@@ -53,7 +55,10 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
     if not splits:
         raise InputError("no trajectories asked for: every split count is 0")
     check_range("workers", workers, 1)
-    check_range("seed", seed, 0)
+    if not isinstance(seed, (int, np.integer)):
+        raise InputError(f"seed = {seed!r} must be a non-negative integer")
+    check_range("seed", int(seed), 0)
+    seed = int(seed)
     script_path = os.path.abspath(os.fspath(script_path))
     module = load_scene_script(script_path)
     fingerprint = script_fingerprint(module, seed, device)
@@ -105,8 +110,8 @@ def _run(script_path, todo, workers, device, progress, shard_root):
                 _call(lambda: run_task(script_path, task, device), task, shard_root)
                 bar.update()
             return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             futures = {pool.submit(run_task, script_path, t, device, True): t for t in todo}
             pending = set(futures)
             while pending:
@@ -114,10 +119,9 @@ def _run(script_path, todo, workers, device, progress, shard_root):
                 bar.update(len(done))
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
-                    for f in pending:
-                        f.cancel()
-                    wait(pending)  # simulations already running finish and keep their shards
                     _call(failed[0].result, futures[failed[0]], shard_root)
+        finally:  # on a failure or Ctrl-C nothing new starts; running simulations finish, shards kept
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _call(fn, task, shard_root):

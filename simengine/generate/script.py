@@ -92,7 +92,10 @@ def run_task(script_path: str, task: Task, device=None, single_thread: bool = Fa
     rng = np.random.default_rng(np.random.SeedSequence([task.seed, task.split_index, task.index]))
     wants_device = device is not None and "device" in inspect.signature(module.make_scene).parameters
     scene = module.make_scene(rng, device=device) if wants_device else module.make_scene(rng)
-    traj = scene.run(**module.RUN)
+    run_args = dict(module.RUN)
+    if "progress" in inspect.signature(scene.run).parameters:
+        run_args.setdefault("progress", False)  # generate shows one bar over trajectories instead
+    traj = scene.run(**run_args)
     if not isinstance(traj, Trajectory):
         raise InputError(f"make_scene(rng).run(**RUN) returned {type(traj).__name__}, not a simengine Trajectory")
     check_finite(traj)
