@@ -1,0 +1,9 @@
+"""NCLaw: neural constitutive laws learned through the differentiable MLS-MPM (Ma et al., ICML 2023).
+
+    from learned.nclaw import ElasticNet, PlasticNet
+    elastic, plastic = ElasticNet(dim=2), PlasticNet(dim=2)
+    tau = elastic(F)            # (N, d, d) Kirchhoff stress, tau(QF) = Q tau(F) Q^T, tau(I) = 0
+    F_new = plastic(F_trial)    # plastic(QF) = Q plastic(F), plastic(I) = I
+"""
+from learned.nclaw.networks import (ElasticNet, PlasticNet, SymmetricInvariantMLP,  # noqa: F401
+                                    invariant_features, polar_rotation)
