@@ -1,9 +1,10 @@
 """Force kernels: pair forces over a Verlet list, harmonic bonds and harmonic angles.
 
-Pair forces use a *full* neighbour list (each pair stored from both sides), so atom i's thread writes
-only its own force and energy: no atomics, bit-identical results however the atoms are split between
-threads (``start`` offsets a launch onto a slice), and a clean adjoint for `wp.Tape`.  Each atom takes
-half of every pair energy, so Σ_i e_i is the potential energy.
+Pair forces use a *half* neighbour list (each pair stored once, under its lower index) and Newton's
+third law; contributions are scattered with atomics (plain adds on Warp's serial CPU backend), which also
+gives a correct adjoint for `wp.Tape`.  ``start`` offsets a launch onto a slice of atoms so CPU threads
+can share the work, each into its own zeroed buffers.  Each atom takes half of every pair energy, so
+Σ_i e_i is the potential energy.
 
 Bonded terms (small molecules):  E_bond = ½ k_b (r − r₀)²,  E_angle = ½ k_θ (θ − θ₀)², θ the angle at
 the middle atom; their forces are accumulated with atomics after the pair kernel, and their energy is
@@ -19,7 +20,11 @@ import warp as wp
 
 @functools.lru_cache(maxsize=None)
 def pair_force_kernel(scalar, pair_fn):
-    """Kernel computing f_i = Σ_j −(f/r)_ij d_ij and e_i = ½ Σ_j φ_ij for one pair function."""
+    """Kernel adding the pair forces and energies of atoms [start, start + dim) over a *half* list.
+
+    Each stored pair (i, j) adds F_i = −(f/r)_ij d_ij to i and −F_i to j (Newton's third law) and half
+    of φ_ij to each atom's energy, with atomics; ``forces`` and ``energies`` must start at zero.
+    """
     vec3 = wp.types.vector(3, scalar)
     vec4 = wp.types.vector(4, scalar)
 
@@ -42,10 +47,14 @@ def pair_force_kernel(scalar, pair_fn):
             r2 = wp.dot(d, d)
             if r2 < cutoff2:
                 e_ij, f_over_r = pair_fn(r2, params[row + species[j]], table)
-                force -= f_over_r * d
-                energy += scalar(0.5) * e_ij
-        forces[i] = force
-        energies[i] = energy
+                f_j = f_over_r * d
+                half_e = scalar(0.5) * e_ij
+                force -= f_j
+                energy += half_e
+                wp.atomic_add(forces, j, f_j)
+                wp.atomic_add(energies, j, half_e)
+        wp.atomic_add(forces, i, force)
+        wp.atomic_add(energies, i, energy)
 
     return pair_forces
 
@@ -58,7 +67,8 @@ def minimum_image(d: Any, H: Any, H_inv: Any):
 
 @functools.lru_cache(maxsize=None)
 def bonded_kernels(scalar):
-    """(harmonic_bonds, harmonic_angles) specialised to ``scalar``."""
+    """(harmonic_bonds, harmonic_angles, accumulate) specialised to ``scalar``; ``accumulate`` adds a
+    thread's private force/energy buffers into the state's."""
     vec3 = wp.types.vector(3, scalar)
     mat33 = wp.types.matrix((3, 3), scalar)
 
@@ -106,4 +116,11 @@ def bonded_kernels(scalar):
         wp.atomic_add(energies, j, e)
         wp.atomic_add(energies, k, e)
 
-    return harmonic_bonds, harmonic_angles
+    @wp.kernel(module="unique")
+    def accumulate(f: wp.array(dtype=vec3), e: wp.array(dtype=scalar), f_out: wp.array(dtype=vec3),
+                   e_out: wp.array(dtype=scalar)):
+        i = wp.tid()
+        wp.atomic_add(f_out, i, f[i])
+        wp.atomic_add(e_out, i, e[i])
+
+    return harmonic_bonds, harmonic_angles, accumulate

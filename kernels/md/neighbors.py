@@ -10,7 +10,8 @@ shift is the lattice vector that turns the *unwrapped* pair into that image,
     shift_ij = H (m + n_i − n_j),   d_ij = x_j + shift_ij − x_i,
 
 so forces need no minimum-image arithmetic and stay exact between rebuilds.  With r_list below half the
-smallest perpendicular width each pair appears once (two images differ by at least one width).
+smallest perpendicular width each pair appears once (two images differ by at least one width); with
+``half`` set it is stored under one of its atoms only (`owns_pair`; Newton's third law halves the work).
 
 Reference: Allen & Tildesley, *Computer Simulation of Liquids* (2nd ed., 2017), §5.3-5.4 (Verlet and
 cell lists); Tuckerman, *Statistical Mechanics* (2010), App. B (triclinic minimum image).
@@ -25,6 +26,13 @@ import warp as wp
 def image_reaches(m: int, s: Any, reach: Any):
     """Whether image offset m along one axis can hold neighbours of an atom at fractional s."""
     return m == 0 or (m == 1 and s >= type(s)(1.0) - reach) or (m == -1 and s <= reach)
+
+
+@wp.func
+def owns_pair(i: int, j: int):
+    """Which side stores pair (i, j) in a half list: the lower index when i + j is even, else the higher
+    (each pair exactly once, and every atom owns about half of its pairs, which balances threads)."""
+    return (i < j) == ((i + j) % 2 == 0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -49,7 +57,7 @@ def neighbor_kernels(scalar):
     @wp.kernel(module="unique", enable_backward=False)
     def build_neighbors(start: int, grid: wp.uint64, wrapped: wp.array(dtype=vec3),
                         image: wp.array(dtype=wp.vec3i), molecule: wp.array(dtype=wp.int32),
-                        H: mat33, H_inv: mat33, reach: vec3, r_list: scalar, max_neighbors: int,
+                        H: mat33, H_inv: mat33, reach: vec3, r_list: scalar, half: int, max_neighbors: int,
                         neighbors: wp.array(dtype=wp.int32), shifts: wp.array(dtype=vec3),
                         counts: wp.array(dtype=wp.int32)):
         i = wp.tid() + start
@@ -70,7 +78,7 @@ def neighbor_kernels(scalar):
                             d = wrapped[j] - query_point
                             same = j == i and a == 0 and b == 0 and c == 0
                             bonded = molecule[i] >= 0 and molecule[i] == molecule[j]
-                            if wp.dot(d, d) < r_list2 and not same and not bonded:
+                            if wp.dot(d, d) < r_list2 and not same and not bonded and (half == 0 or owns_pair(i, j)):
                                 if count < max_neighbors:
                                     n_i = image[i]
                                     n_j = image[j]

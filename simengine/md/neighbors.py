@@ -1,8 +1,8 @@
 """Verlet neighbour list with a skin, rebuilt from a Warp `HashGrid` when an atom has moved skin/2.
 
-The kernels (and the periodic-image bookkeeping) are in `kernels.md.neighbors`.  The list is *full*:
-pair (i, j) is stored under i and under j, each with the lattice shift that makes d_ij = x_j + s_ij − x_i
-the minimum-image vector.  Rebuild criterion (Allen & Tildesley §5.3): no pair can cross from beyond
+The kernels (and the periodic-image bookkeeping) are in `kernels.md.neighbors`.  The list is *half* by
+default (each pair stored under one of its atoms, for Newton's-third-law forces) or *full* (under both),
+each entry with the lattice shift that makes d_ij = x_j + s_ij − x_i the minimum-image vector.  Rebuild criterion (Allen & Tildesley §5.3): no pair can cross from beyond
 r_c + skin to inside r_c before some atom has moved skin/2 from where it was at the last build.
 """
 from __future__ import annotations
@@ -29,14 +29,16 @@ class NeighborList:
         molecule_id: optional (N,) int; atoms sharing an id ≥ 0 are not listed (intramolecular pairs
             are left to bonded terms).
         scalar: wp.float32 or wp.float64.  ``threads`` CPU threads build the list.
+        half: store each pair once (default) or from both sides.
     """
 
     def __init__(self, box: Box, cutoff: float, skin: float, num_atoms: int, scalar, device: str,
-                 molecule_id=None, threads: int = 1):
+                 molecule_id=None, threads: int = 1, half: bool = True):
         self.wp = wp = init_warp()
         check_range("skin", skin, 0.0, None)
         box.check_cutoff(cutoff)
         self.box, self.cutoff, self.scalar, self.device, self.threads = box, float(cutoff), scalar, device, threads
+        self.half = bool(half)
         self.r_list = cutoff + skin if not box.periodic else min(cutoff + skin, box.half_width)
         self.skin = self.r_list - cutoff
         self.num_atoms = n = int(num_atoms)
@@ -51,7 +53,8 @@ class NeighborList:
         self.counts = wp.zeros(n, dtype=wp.int32, device=device)
         self._disp = wp.zeros(1, dtype=scalar, device=device)
         density = n / box.volume if box.periodic else 0.05
-        self.max_neighbors = int(1.3 * 4.0 / 3.0 * np.pi * self.r_list ** 3 * density) + 16
+        expected = 4.0 / 3.0 * np.pi * self.r_list ** 3 * density * (0.5 if half else 1.0)
+        self.max_neighbors = int(1.3 * expected) + 16
         self._allocate()
         self.grid = None
         self.builds = 0
@@ -81,7 +84,8 @@ class NeighborList:
         reach = self.vec3(*(self.r_list / box.widths if box.periodic else [_OPEN_REACH] * 3))
         while True:
             launch_split(wp, self._build, n, [grid.id, self.wrapped, self.image, self.molecule, H, H_inv, reach,
-                                              self.scalar(self.r_list), self.max_neighbors, self.neighbors,
+                                              self.scalar(self.r_list), int(self.half), self.max_neighbors,
+                                              self.neighbors,
                                               self.shifts, self.counts], self.device, self.threads,
                          record_tape=False)
             most = int(self.counts.numpy().max()) if n else 0
@@ -109,7 +113,7 @@ class NeighborList:
         return False
 
     def pairs(self):
-        """The stored list as NumPy arrays (i, j, shift (P, 3)), each pair once per side."""
+        """The stored list as NumPy arrays (i, j, shift (P, 3)): each pair once (half) or twice (full)."""
         counts = self.counts.numpy()
         m = self.max_neighbors
         slots = np.arange(m)[None, :] < counts[:, None]

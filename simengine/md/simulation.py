@@ -18,7 +18,7 @@ import numpy as np
 from kernels.md import bonded_kernels, integrator_kernels, pair_force_kernel
 from simengine._warp import init_warp, resolve_device
 from simengine.errors import InputError, SimulationError, check_range
-from simengine.md._parallel import default_threads, launch_split
+from simengine.md._parallel import default_threads, launch_parallel, split
 from simengine.md.box import Box
 from simengine.md.neighbors import NeighborList
 from simengine.md.thermostats import THERMOSTATS
@@ -122,7 +122,7 @@ class Simulation:
                        wp.array(r0, dtype=self.scalar, device=dev))
         self._angles = (wp.array(angles, dtype=wp.vec3i, device=dev), wp.array(ka, dtype=self.scalar, device=dev),
                         wp.array(theta0, dtype=self.scalar, device=dev))
-        self._bond_kernel, self._angle_kernel = bonded_kernels(self.scalar)
+        self._bond_kernel, self._angle_kernel, self._accumulate = bonded_kernels(self.scalar)
 
     def new_state(self, x=None, v=None, requires_grad: bool = False) -> State:
         """Fresh per-step buffers (zeros unless x, v given); pass to `step(out=...)` under a `wp.Tape`."""
@@ -160,10 +160,17 @@ class Simulation:
     # ------------------------------------------------------------------ dynamics
     def _compute_forces(self, s: State) -> None:
         wp, nl, n = self.wp, self.neighbors, self.num_atoms
-        launch_split(wp, self._pair_kernel, n,
-                     [s.x, self.species_index, len(self.species_names), self._params, self._table,
-                      self.scalar(self.potential.cutoff ** 2), nl.neighbors, nl.shifts, nl.counts,
-                      nl.max_neighbors, s.f, s.e], self.device, self.threads)
+        s.f.zero_()
+        s.e.zero_()
+        # Threads scatter into private buffers; a differentiable (tape) step uses one thread and no scratch.
+        slices = split(n, 1 if s.f.requires_grad else self.threads, self.device)
+        outputs = [(s.f, s.e)] + self._scratch(len(slices) - 1)
+        shared = [s.x, self.species_index, len(self.species_names), self._params, self._table,
+                  self.scalar(self.potential.cutoff ** 2), nl.neighbors, nl.shifts, nl.counts, nl.max_neighbors]
+        launch_parallel(wp, [(self._pair_kernel, hi - lo, [lo, *shared, f, e])
+                             for (lo, hi), (f, e) in zip(slices, outputs)], self.device)
+        for f, e in outputs[1:]:
+            wp.launch(self._accumulate, dim=n, inputs=[f, e, s.f, s.e], device=self.device)
         H, H_inv = nl.mat33(*self.box.H.ravel()), nl.mat33(*self.box.H_inv.ravel())
         if self._bonds[0].shape[0]:
             wp.launch(self._bond_kernel, dim=self._bonds[0].shape[0], inputs=[s.x, *self._bonds, H, H_inv, s.f, s.e],
@@ -171,6 +178,17 @@ class Simulation:
         if self._angles[0].shape[0]:
             wp.launch(self._angle_kernel, dim=self._angles[0].shape[0],
                       inputs=[s.x, *self._angles, H, H_inv, s.f, s.e], device=self.device)
+
+    def _scratch(self, count: int) -> list:
+        """``count`` zeroed (forces, energies) buffers for extra CPU threads, allocated once."""
+        buffers = self.__dict__.setdefault("_scratch_buffers", [])
+        while len(buffers) < count:
+            buffers.append((self.wp.zeros(self.num_atoms, dtype=self.vec3, device=self.device),
+                            self.wp.zeros(self.num_atoms, dtype=self.scalar, device=self.device)))
+        for f, e in buffers[:count]:
+            f.zero_()
+            e.zero_()
+        return buffers[:count]
 
     def step(self, out: State | None = None) -> State:
         """Advance one time step into ``out`` (default: the spare buffers); returns the new state."""

@@ -29,23 +29,32 @@ def _listed_pairs(nl, cell):
     return set(listed)
 
 
+def _owned(i, j):
+    """The half list's rule: the lower index stores the pair when i + j is even, else the higher."""
+    return (i < j) == ((i + j) % 2 == 0)
+
+
+@pytest.mark.parametrize("half", [True, False])
 @pytest.mark.parametrize("cell", [np.diag([11.0, 12.0, 13.5]),
                                   np.array([[11.0, 0, 0], [3.5, 10.5, 0], [-2.0, 2.5, 12.0]])])
-def test_neighbor_list_matches_brute_force(cell):
+def test_neighbor_list_matches_brute_force(cell, half):
     wp = init_warp()
     rng = np.random.default_rng(1)
     frac = rng.uniform(-0.3, 1.3, (150, 3))        # unwrapped: some atoms outside the cell
     x = frac @ cell
     box = md.Box(cell)
-    nl = md.NeighborList(box, cutoff=3.5, skin=1.0, num_atoms=len(x), scalar=wp.float64, device="cpu")
+    nl = md.NeighborList(box, cutoff=3.5, skin=1.0, num_atoms=len(x), scalar=wp.float64, device="cpu", half=half)
     nl.max_neighbors = 4          # force the overflow-and-grow path
     nl._allocate()
     nl.build(wp.array(x, dtype=wp.vec3d))
     # listed shifts refer to unwrapped positions: translate brute-force images of the wrapped copies
     wrapped_image = np.floor(frac).astype(int)
     expected = {(i, j, tuple(np.asarray(m) + wrapped_image[i] - wrapped_image[j]))
-                for i, j, m in _brute_force_pairs(box.wrap(x), cell, nl.r_list)}
+                for i, j, m in _brute_force_pairs(box.wrap(x), cell, nl.r_list) if not half or _owned(i, j)}
     assert _listed_pairs(nl, cell) == expected
+    if half:  # balanced: every atom owns about half of its pairs
+        counts = nl.counts.numpy()
+        assert counts[:75].sum() == pytest.approx(counts[75:].sum(), rel=0.15)
 
 
 def test_open_system_and_molecule_exclusion():
@@ -54,7 +63,7 @@ def test_open_system_and_molecule_exclusion():
     x = rng.uniform(0, 12.0, (80, 3))
     molecule = np.repeat(np.arange(40), 2)
     nl = md.NeighborList(md.Box(None, pbc=False), cutoff=3.0, skin=0.5, num_atoms=80, scalar=wp.float32,
-                         device="cpu", molecule_id=molecule)
+                         device="cpu", molecule_id=molecule, half=False)
     nl.build(wp.array(x, dtype=wp.vec3f))
     expected = {(i, j, m) for i, j, m in _brute_force_pairs(x, np.eye(3), 3.5, periodic=False)
                 if molecule[i] != molecule[j]}
