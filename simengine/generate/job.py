@@ -224,6 +224,8 @@ def _claim(out, shard_root, fingerprint, overwrite):
 
 def _adopt_finished(out, shard_root, fingerprint, splits):
     """Turn trajectories of a finished dataset of the same job back into shards (to extend it)."""
+    import h5py
+
     if _dataset_fingerprint(out) != fingerprint:
         return
     for name, count in splits.items():
@@ -236,13 +238,10 @@ def _adopt_finished(out, shard_root, fingerprint, splits):
                 if os.path.exists(shard):
                     continue
                 group = src[key]
-                with atomic_path(shard) as tmp:
-                    import h5py
-
-                    with h5py.File(tmp, "w") as dst:  # the layout of Trajectory.save
-                        src.copy(group, dst, name="00000")
-                        dst.attrs["metadata"] = group.attrs.get("metadata", "{}")
-                        dst.attrs["dt"] = float(group.attrs["dt"])
+                with atomic_path(shard) as tmp, h5py.File(tmp, "w") as dst:  # Trajectory.save's layout
+                    src.copy(group, dst, name="00000")
+                    dst.attrs["metadata"] = group.attrs.get("metadata", "{}")
+                    dst.attrs["dt"] = float(group.attrs["dt"])
 
 
 def _say(progress, message):

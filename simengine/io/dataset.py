@@ -141,6 +141,8 @@ def write_dataset(root, splits: dict, metadata: dict | None = None, *, statistic
     The split files are written first, each atomically; metadata.json last, so its presence marks a
     complete dataset. A stale metadata.json is removed before anything else is written.
     """
+    import h5py
+
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise InputError(f"split names {sorted(unknown)} are not among {list(SPLITS)}")
@@ -154,17 +156,14 @@ def write_dataset(root, splits: dict, metadata: dict | None = None, *, statistic
             continue
         if not splits[split]:
             raise InputError(f"split {split!r} has no trajectories")
-        with atomic_path(split_path(root, split)) as tmp:
-            import h5py
-
-            with h5py.File(tmp, "w") as out:
-                for index, item in enumerate(splits[split]):
-                    traj = _write_item(out, f"{index:05d}", item)
-                    builder.add(split, traj)
-                    if statistics and split == "train":
-                        if stats is None:
-                            stats = StatisticsAccumulator(builder.periodic, _sides(builder.bounds))
-                        stats.add(traj.position, traj.particle_type)
+        with atomic_path(split_path(root, split)) as tmp, h5py.File(tmp, "w") as out:
+            for index, item in enumerate(splits[split]):
+                traj = _write_item(out, f"{index:05d}", item)
+                builder.add(split, traj)
+                if statistics and split == "train":
+                    if stats is None:
+                        stats = StatisticsAccumulator(builder.periodic, _sides(builder.bounds))
+                    stats.add(traj.position, traj.particle_type)
     meta = builder.build()
     if stats is not None:
         try:
