@@ -225,8 +225,8 @@ def test_real_mpm_scene(tmp_path):
     script = tmp_path / "sand_2d.py"
     script.write_text(SAND_2D)
     splits = {"train": 2, "valid": 1}
+    generate_dataset(script, tmp_path / "w1", splits, workers=1, seed=0, progress=False)  # compiles in-process
     meta = generate_dataset(script, tmp_path / "w2", splits, workers=2, seed=0, progress=False)
-    generate_dataset(script, tmp_path / "w1", splits, workers=1, seed=0, progress=False)
     assert_same_arrays(arrays(tmp_path / "w2"), arrays(tmp_path / "w1"))  # 2 workers x 1 thread = 1 x 2 threads
     assert validate_dataset(tmp_path / "w2").ok
     assert meta["solver"] == "mls-mpm" and meta["dim"] == 2 and meta["dx"] == pytest.approx(1 / 16)
