@@ -10,7 +10,7 @@
 The grid has ``grid_res`` cells along the longest side of ``domain`` (dx = max(domain) / grid_res) and
 nodes at ``index * dx``; the outer ``pad = 3`` node layers are the domain walls. The time step, unless
 given, is ``cfl * dx / (c + |v|_max)`` with c the fastest P-wave speed sqrt((lambda + 2 mu) / rho) (the
-bulk sound speed for fluids), also bounded by the explicit-viscosity limit ``dx^2 / (2 d nu)``; an
+bulk sound speed for fluids) and |v|_max the fastest initial speed plus sqrt(2 |g| L), also bounded by the explicit-viscosity limit ``dx^2 / (2 d nu)``; an
 explicit dt above the limit (cfl = 1) is refused. For differentiable use, `Scene.build` returns the
 solver and the initial state (see `simengine.mpm.differentiable`).
 """
@@ -133,11 +133,13 @@ class Scene:
 
     # ---- time step -----------------------------------------------------------------------------------
     def time_step_limit(self) -> float:
-        """Largest stable dt: min(dx / (c_max + |v|_max), dx^2 / (2 d nu_max)) over all bodies."""
+        """Largest stable dt: min(dx / (c_max + |v|_max), dx^2 / (2 d nu_max)) over all bodies, where
+        |v|_max is the fastest initial speed plus sqrt(2 |g| L), the speed of a fall across the domain."""
         if not self.bodies:
             raise InputError("the scene has no bodies; add_body or add_particles first")
         c = max(b["material"].wave_speed(b["density"]) for b in self.bodies)
         v = max(float(np.linalg.norm(b["velocity"], axis=1).max()) for b in self.bodies)
+        v += math.sqrt(2.0 * float(np.linalg.norm(self.gravity)) * float(self.domain.max()))  # fall through the box
         nu = max(b["material"].kinematic_viscosity(b["density"]) for b in self.bodies)
         limit = self.dx / (c + v)
         if nu > 0:

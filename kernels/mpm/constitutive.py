@@ -39,7 +39,7 @@ MODELS = ("fixed_corotated", "neo_hookean", "fluid", "herschel_bulkley", "drucke
 
 SIGMA_FLOOR = 1.0e-4  # singular values below this are clamped before taking logarithms
 J_FLOOR = 1.0e-4  # neo-Hookean log(J) and fluid J^(1/d) see at least this volume ratio
-YIELD_BISECTIONS = 30  # Herschel-Bulkley implicit flow: bisection steps on [s_y, s_trial]
+YIELD_BISECTIONS = 30  # Herschel-Bulkley implicit flow: bisection steps on [s_y, s_trial] (unrolled)
 
 
 def make_constitutive(dim: int, scalar, module: str):
@@ -147,6 +147,12 @@ def make_constitutive(dim: int, scalar, module: str):
             else:
                 lo = mid
         s_new = scalar(0.5) * (lo + hi)
+        # One Newton step on the converged root: its derivative is the implicit-function derivative.
+        excess = (s_new - s_yield) / params[1]
+        if excess > scalar(1.0e-12):
+            rate = wp.pow(excess, scalar(1.0) / params[2])
+            slope = scalar(1.0) + scalar(2.0) * mu * dt * rate / (params[2] * excess * params[1])
+            s_new = s_new - (s_new + scalar(2.0) * mu * dt * rate - s_trial) / slope
         eps = eps - (s_trial - s_new) / (scalar(2.0) * mu) * dev / norm
         return from_hencky(U, eps, V), plastic
 

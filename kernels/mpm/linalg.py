@@ -19,6 +19,7 @@ def make_linalg(dim: int, scalar, module: str):
     """Return a namespace of ``@wp.func``s for ``dim``-D matrices of ``scalar`` (wp.float32/64)."""
     vec = wp.types.vector(dim, scalar)
     mat = wp.types.matrix((dim, dim), scalar)
+    sign_last = vec(*([1.0] * (dim - 1) + [-1.0]))
 
     @wp.func(module=module)
     def identity() -> mat:
@@ -33,15 +34,15 @@ def make_linalg(dim: int, scalar, module: str):
             wp.svd3(F, U, sigma, V)
         else:
             wp.svd2(F, U, sigma, V)
-        # Flip the last column of a reflected factor and the sign of the smallest singular value.
-        flip = identity()
-        flip[dim - 1, dim - 1] = scalar(-1.0)
+        # Flip the last column of a reflected factor and the sign of the smallest singular value
+        # (by products: Warp's adjoint of an overwritten vector component double-counts).
+        flip = wp.diag(sign_last)
         if wp.determinant(U) < scalar(0.0):
             U = U @ flip
-            sigma[dim - 1] = -sigma[dim - 1]
+            sigma = wp.cw_mul(sigma, sign_last)
         if wp.determinant(V) < scalar(0.0):
             V = V @ flip
-            sigma[dim - 1] = -sigma[dim - 1]
+            sigma = wp.cw_mul(sigma, sign_last)
         return U, sigma, V
 
     @wp.func(module=module)

@@ -23,6 +23,8 @@ import warp as wp
 from kernels.mpm.constitutive import MODELS, make_constitutive
 
 BOUNDARY_MODES = ("slip", "sticky", "separate")
+MAX_COLLIDERS = 8  # the grid update unrolls its collider loop to this many
+MAX_UNROLL = 32
 SLIP, STICKY, SEPARATE = range(3)
 
 
@@ -30,6 +32,9 @@ SLIP, STICKY, SEPARATE = range(3)
 def get_kernels(dim: int, scalar=wp.float32):
     """Kernels and types for ``dim``-D MPM in ``scalar`` precision (built once per combination)."""
     module = f"simengine_mpm_{dim}d_{scalar.__name__}"
+    # Warp's backward pass does not replay dynamic loops before the code after them, so every loop
+    # whose results are used later must unroll: the 27-node 3D stencil and the yield bisection.
+    wp.set_module_options({"max_unroll": MAX_UNROLL}, module=module)
     la, STRESS, PROJECT = make_constitutive(dim, scalar, module)
     vec = wp.types.vector(dim, scalar)
     ivec = wp.types.vector(dim, wp.int32)
@@ -62,12 +67,19 @@ def get_kernels(dim: int, scalar=wp.float32):
             return ivec(s // (base * base), (s // base) % base, s % base)
 
     @wp.func(module=module)
+    def lower_node(g: vec, res: ivec) -> ivec:
+        """Component-wise ``clamp(int(g), 0, res - 3)``, built from scalar ints: Warp's adjoint of a vector
+        float-to-int conversion passes gradient through, a scalar ``int()`` does not."""
+        if wp.static(dim == 2):
+            return ivec(wp.clamp(int(g[0]), 0, res[0] - 3), wp.clamp(int(g[1]), 0, res[1] - 3))
+        else:
+            return ivec(wp.clamp(int(g[0]), 0, res[0] - 3), wp.clamp(int(g[1]), 0, res[1] - 3),
+                        wp.clamp(int(g[2]), 0, res[2] - 3))
+
+    @wp.func(module=module)
     def bspline(xp: vec, inv_dx: scalar, res: ivec):
         """Lower stencil node, fractional position fx = x / dx - base, and the 3 x dim weight rows."""
-        g = xp * inv_dx - vec(scalar(0.5))
-        base = ivec(g)
-        for a in range(dim):
-            base[a] = wp.clamp(base[a], 0, res[a] - 3)
+        base = lower_node(xp * inv_dx - vec(scalar(0.5)), res)
         fx = xp * inv_dx - vec(base)
         h0 = vec(scalar(1.5)) - fx
         h1 = fx - vec(scalar(1.0))
@@ -180,26 +192,27 @@ def get_kernels(dim: int, scalar=wp.float32):
                     col_moving: wp.array(dtype=int), col_disp: wp.array(dtype=vec), col_vel: wp.array(dtype=vec),
                     offset: int, grid_v: wp.array(dtype=vec)):
         n = wp.tid() + offset
-        m = scalar(0.0)
-        mv = vec()
-        for b in range(n_buffers):
+        m = grid_m[n]
+        mv = grid_mv[n]
+        for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
             m += grid_m[b * n_nodes + n]
             mv += grid_mv[b * n_nodes + n]
-        if m <= scalar(0.0):
-            grid_v[n] = vec()
-            return
-        v = mv / m + dt * gravity
-        node = node_coord(n, res)
-        for c in range(n_colliders):
-            phi, normal = collider_at(c, n, node, res, n_nodes, dx, col_moving[c], col_disp[c], col_sdf, col_normal)
-            if phi < scalar(0.0):
-                v = col_vel[c] + project_velocity(v - col_vel[c], normal, col_mode[c], col_friction[c])
-        eye = la.identity()
-        for a in range(dim):
-            if node[a] < pad:
-                v = project_velocity(v, eye[a], wall_mode, wall_friction)
-            if node[a] > res[a] - 1 - pad:
-                v = project_velocity(v, -eye[a], wall_mode, wall_friction)
+        v = vec()
+        if m > scalar(0.0):
+            v = mv / m + dt * gravity
+            node = node_coord(n, res)
+            for c in range(wp.static(MAX_COLLIDERS)):  # unrolled, so the chain v -> v is differentiated
+                if c < n_colliders:
+                    phi, normal = collider_at(c, n, node, res, n_nodes, dx, col_moving[c], col_disp[c], col_sdf,
+                                              col_normal)
+                    if phi < scalar(0.0):
+                        v = col_vel[c] + project_velocity(v - col_vel[c], normal, col_mode[c], col_friction[c])
+            eye = la.identity()
+            for a in range(dim):
+                if node[a] < pad:
+                    v = project_velocity(v, eye[a], wall_mode, wall_friction)
+                if node[a] > res[a] - 1 - pad:
+                    v = project_velocity(v, -eye[a], wall_mode, wall_friction)
         grid_v[n] = v
 
     def make_g2p(project: bool):
@@ -220,9 +233,10 @@ def get_kernels(dim: int, scalar=wp.float32):
                 gv = grid_v[node_index(base + o, res)]
                 v_new += weight * gv
                 B += (weight * scalar(4.0) * inv_dx * inv_dx) * wp.outer(gv, (vec(o) - fx) * dx)
-            x_new = x[p] + dt * v_new
-            for a in range(dim):  # keep the B-spline stencil on the grid (walls stop bodies well before)
-                x_new[a] = wp.clamp(x_new[a], dx, scalar(res[a] - 2) * dx)
+            # keep the B-spline stencil on the grid (walls stop bodies well before); vector min/max, as
+            # Warp's adjoint of an overwritten vector component double-counts
+            upper = (vec(res) - vec(scalar(2.0))) * dx
+            x_new = wp.min(wp.max(x[p] + dt * v_new, vec(dx)), upper)
             F_trial = (la.identity() + dt * B) @ F[p]
             x_out[p] = x_new
             v_out[p] = v_new

@@ -74,6 +74,10 @@ class MPMSolver:
         if self.n < 8192:  # below this, thread hand-offs cost more than they save
             self.threads = 1
         self.colliders = list(colliders)
+        from kernels.mpm import MAX_COLLIDERS
+
+        if len(self.colliders) > MAX_COLLIDERS:
+            raise InputError(f"{len(self.colliders)} colliders given; at most {MAX_COLLIDERS} are supported")
         self._setup_colliders()
         self._grid = self.new_grid(buffers=self.threads)
         self._first_bad = wp.zeros(1, dtype=int, device=self.device)
@@ -112,7 +116,11 @@ class MPMSolver:
             arrays[name] = self._array(value, types[name], rg)
         nc = max(len(self.colliders), 1)
         return MPMState(**arrays, collider_disp=self._array(np.zeros((nc, d), f), k.vec),
-                        collider_vel=self._array(np.zeros((nc, d), f), k.vec), host_disp=np.zeros((nc, d)))
+                        collider_vel=self._array(np.zeros((nc, d), f), k.vec))
+
+    def motion_buffer(self):
+        """A zeroed (n_c,) vector array for a state's collider displacement or velocity."""
+        return self.wp.zeros(max(len(self.colliders), 1), dtype=self.k.vec, device=self.device)
 
     def new_grid(self, buffers: int = 1, requires_grad=None) -> MPMGrid:
         rg = self.requires_grad if requires_grad is None else requires_grad
@@ -129,6 +137,11 @@ class MPMSolver:
         self.col_mode, self.col_moving = self._array(mode, self.wp.int32), self._array(moving, self.wp.int32)
         self.col_friction = self._array(friction.astype(self.np_dtype), k.scalar)
         self.any_moving = any(c.moving for c in self.colliders)
+        nc = max(len(self.colliders), 1)
+        self._motion = [(np.zeros((nc, self.dim)), np.zeros((nc, self.dim)))]  # per step: (disp, vel)
+        if self.colliders:
+            self._motion[0] = (self._motion[0][0][:len(self.colliders)],
+                               np.stack([c.velocity_at(0.0, self.dim) for c in self.colliders]))
 
     # ---- stepping ----------------------------------------------------------------------------------
     def step(self, state_in: MPMState, state_out: MPMState, grid: MPMGrid | None = None,
@@ -196,13 +209,20 @@ class MPMSolver:
         for f in futures:
             f.result()
 
+    def collider_motion(self, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """(displacement, velocity) (n_c, d) of the colliders at ``time`` (a multiple of dt): velocities
+        integrated as ``d_k = d_(k-1) + dt v(k dt)``, the same way particles move, cached per step."""
+        k = int(round(time / self.dt))
+        while len(self._motion) <= k:
+            j = len(self._motion)
+            vel = np.stack([c.velocity_at(j * self.dt, self.dim) for c in self.colliders])
+            self._motion.append((self._motion[-1][0] + self.dt * vel, vel))
+        return self._motion[k]
+
     def _move_colliders(self, s_in, s_out):
         if not self.any_moving:
             return
-        t_new = s_in.time + self.dt
-        vel = np.stack([c.velocity_at(t_new, self.dim) for c in self.colliders])
-        disp = (np.zeros_like(vel) if s_in.host_disp is None else s_in.host_disp) + self.dt * vel
-        s_out.host_disp = disp
+        disp, vel = self.collider_motion(s_in.time + self.dt)
         s_out.collider_disp.assign(disp.astype(self.np_dtype))
         s_out.collider_vel.assign(vel.astype(self.np_dtype))
 

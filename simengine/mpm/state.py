@@ -11,7 +11,7 @@ input its backward pass needs (give each step its own output state and grid).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class MPMParticles:
 @dataclass
 class MPMState:
     """Particle state at one time. ``collider_disp`` / ``collider_vel``: each moving collider's offset
-    from its t = 0 position and its velocity at this time; ``host_disp`` mirrors the offsets on the host."""
+    from its t = 0 position and its velocity at this time (set by the step that writes this state)."""
 
     x: object
     v: object
@@ -44,7 +44,6 @@ class MPMState:
     collider_disp: object
     collider_vel: object
     time: float = 0.0
-    host_disp: np.ndarray = field(default=None)
 
     def arrays(self) -> dict:
         return {"x": self.x, "v": self.v, "C": self.C, "F": self.F, "plastic": self.plastic}
@@ -61,7 +60,6 @@ class MPMState:
         wp.copy(self.collider_disp, other.collider_disp)
         wp.copy(self.collider_vel, other.collider_vel)
         self.time = other.time
-        self.host_disp = None if other.host_disp is None else other.host_disp.copy()
 
 
 @dataclass
