@@ -7,3 +7,4 @@
 """
 from learned.nclaw.networks import (ElasticNet, PlasticNet, SymmetricInvariantMLP,  # noqa: F401
                                     invariant_features, polar_rotation)
+from learned.nclaw.coupling import ConstitutiveLaw, NeuralMPM, initial_state  # noqa: F401
