@@ -77,6 +77,7 @@ class _Painter:
         self.size = point_size or float(np.clip(3.0e4 / max(len(self.subset), 1), 0.3, 12.0))
         self.sizes = np.where(np.isin(kinds, [int(k) for k in KINEMATIC_TYPES]), 0.5 * self.size, self.size)
         self.bounds = trajectory_bounds(traj)
+        self.colliders = [c.get("shape") for c in (traj.metadata or {}).get("colliders", []) if isinstance(c, dict)]
         self.camera = _camera(view or DEFAULT_VIEW) if self.dim == 3 else None
         if self.dim == 3:  # limits from the projected corners of the bounds box
             corners = np.array(np.meshgrid(*self.bounds, indexing="ij")).reshape(3, -1).T
@@ -108,12 +109,16 @@ class _Painter:
         ax.set_xticks([])
         ax.set_yticks([])
         if self.dim == 3:
-            self._draw_box(ax)
+            self._draw_box(ax, *self.bounds.T)
+        for shape in self.colliders:
+            draw = COLLIDER_DRAWERS.get(shape.get("type") if isinstance(shape, dict) else None)
+            if draw is not None:
+                draw(self, ax, shape)
         if title:
             ax.set_title(title, fontsize=9)
 
-    def _draw_box(self, ax):
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+    def _draw_box(self, ax, lo, hi, color="#bbbbbb"):
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
         for axis in range(3):
             for corner in np.array(np.meshgrid([0, 1], [0, 1], indexing="ij")).reshape(2, -1).T:
                 start = lo.copy()
@@ -122,7 +127,7 @@ class _Painter:
                 end = start.copy()
                 end[axis] = hi[axis]
                 seg = self.project(np.stack([start, end]))[0]
-                ax.plot(seg[:, 0], seg[:, 1], color="#bbbbbb", lw=0.6, zorder=0)
+                ax.plot(seg[:, 0], seg[:, 1], color=color, lw=0.6, zorder=0)
 
     def legend(self, ax):
         from matplotlib.lines import Line2D
@@ -131,6 +136,57 @@ class _Painter:
         handles = [Line2D([], [], ls="", marker="o", color=COLORS.get(k, DEFAULT_COLOR), label=names.get(k, k))
                    for k in self.types_present]
         ax.legend(handles=handles, loc="upper right", fontsize=7, frameon=False, handletextpad=0.1)
+
+
+# ---- static colliders from metadata["colliders"][i]["shape"] (a `shapes` describe() dict) ----------
+def _plane_section(painter, shape):
+    """The part of the bounds box inside a Plane collider: 2D, its polygon; 3D, the cut face."""
+    n, offset = np.asarray(shape["normal"], float), float(shape["offset"])
+    lo, hi = painter.bounds[:, 0], painter.bounds[:, 1]
+    corners = np.array(np.meshgrid(*painter.bounds, indexing="ij")).reshape(painter.dim, -1).T
+    points = [c for c in corners if c @ n - offset <= 0] if painter.dim == 2 else []
+    for axis in range(painter.dim):  # where the plane crosses each box edge along `axis`
+        if abs(n[axis]) < 1e-12:
+            continue
+        for c in corners[corners[:, axis] == lo[axis]]:
+            t = (offset - c @ n + c[axis] * n[axis]) / n[axis]
+            if lo[axis] <= t <= hi[axis]:
+                q = c.copy()
+                q[axis] = t
+                points.append(q)
+    if len(points) < painter.dim:
+        return None
+    screen = painter.project(np.array(points))[0]
+    centre = screen.mean(0)
+    return screen[np.argsort(np.arctan2(*(screen - centre).T[::-1]))]
+
+
+def _draw_plane(painter, ax, shape):
+    polygon = _plane_section(painter, shape)
+    if polygon is not None:
+        ax.fill(polygon[:, 0], polygon[:, 1], color="#9e9e9e", alpha=0.35, lw=0.8, ec="#777777", zorder=0)
+
+
+def _draw_box_collider(painter, ax, shape):
+    lower, size = np.asarray(shape["lower"], float), np.asarray(shape["size"], float)
+    if painter.dim == 3:
+        painter._draw_box(ax, lower, lower + size, color="#555555")
+    else:
+        ax.add_patch(matplotlib_patches().Rectangle(lower, *size, color="#9e9e9e", alpha=0.6, zorder=0))
+
+
+def _draw_sphere(painter, ax, shape):
+    centre = painter.project(np.asarray(shape["center"], float)[None])[0][0]
+    ax.add_patch(matplotlib_patches().Circle(centre, shape["radius"], color="#9e9e9e", alpha=0.5, zorder=0))
+
+
+def matplotlib_patches():
+    import matplotlib.patches
+
+    return matplotlib.patches
+
+
+COLLIDER_DRAWERS = {"Plane": _draw_plane, "Box": _draw_box_collider, "Sphere": _draw_sphere}
 
 
 def plot_frame(ax, traj, frame: int = -1, painter=None, title=None, **painter_args):
