@@ -8,3 +8,5 @@
 from learned.nclaw.networks import (ElasticNet, PlasticNet, SymmetricInvariantMLP,  # noqa: F401
                                     invariant_features, polar_rotation)
 from learned.nclaw.coupling import ConstitutiveLaw, NeuralMPM, initial_state  # noqa: F401
+from learned.nclaw.sysid import PARAMETERS, MaterialParameters, identify  # noqa: F401
+from learned.nclaw.training import motion_loss, teacher_interval  # noqa: F401
