@@ -30,11 +30,10 @@ def _rotation_svd(F):
     U, s, Vh = torch.linalg.svd(F)
     V = Vh.transpose(-1, -2)
     d = F.shape[-1]
-    for M in (U, V):
-        flip = torch.linalg.det(M) < 0
-        M[flip, :, d - 1] *= -1
-        s[flip, d - 1] *= -1
-    return U, s, V
+    last = torch.arange(d) == d - 1
+    sign_u = torch.where((torch.linalg.det(U) < 0)[:, None] & last, -1.0, 1.0).to(F.dtype)  # (N, d), out of place
+    sign_v = torch.where((torch.linalg.det(V) < 0)[:, None] & last, -1.0, 1.0).to(F.dtype)
+    return U * sign_u[:, None, :], s * sign_u * sign_v, V * sign_v[:, None, :]
 
 
 def _eye(F):
