@@ -10,8 +10,9 @@ neo-Hookean Kirchhoff stress simengine uses,
     G2P:  v_p = sum_i w_ip v_i,  C_p = (4 / dx^2) sum_i w_ip v_i (x_i - x_p)^T,
           F_p <- (I + dt C_p) F_p,  x_p <- x_p + dt v_p.
 
-Walls: grid nodes within `bound` cells of the domain faces lose the velocity component that points
-out of the domain ("separate"), their normal component ("slip") or all of it ("sticky").
+The grid has ``n_grid + 1`` nodes per axis at ``index * dx`` (as simengine's). Walls: nodes within `pad`
+nodes of the domain faces (index < pad or > n_grid - pad) lose the velocity component that points out
+of the domain ("separate"), their normal component ("slip") or all of it ("sticky").
 ``serialize_p2g=True`` runs P2G as a serial loop (``ti.loop_config(serialize=True)``), which on CPU
 avoids the atomics' cost; it is reported beside the idiomatic parallel version.
 
@@ -32,7 +33,7 @@ class TaichiMLSMPM:
     """3D neo-Hookean MLS-MPM on an ``n_grid^3`` grid over ``[0, domain]^3``; call `ti.init` first."""
 
     def __init__(self, positions, n_grid, dt, youngs_modulus, poisson_ratio, density, particle_volume,
-                 velocities=None, gravity=(0.0, -9.8, 0.0), boundary="separate", bound=3, domain=1.0,
+                 velocities=None, gravity=(0.0, -9.81, 0.0), boundary="separate", pad=3, domain=1.0,
                  serialize_p2g=False):
         positions = np.ascontiguousarray(positions, dtype=np.float32)
         n = len(positions)
@@ -43,15 +44,15 @@ class TaichiMLSMPM:
         self.lam = youngs_modulus * poisson_ratio / ((1.0 + poisson_ratio) * (1.0 - 2.0 * poisson_ratio))
         self.p_vol, self.p_mass = particle_volume, density * particle_volume
         self.gravity = tuple(float(g) for g in gravity)
-        self.boundary, self.bound = BOUNDARY_CODES[boundary], bound
+        self.boundary, self.pad = BOUNDARY_CODES[boundary], pad
         self.serialize_p2g = serialize_p2g
 
         self.x = ti.Vector.field(3, ti.f32, n)
         self.v = ti.Vector.field(3, ti.f32, n)
         self.C = ti.Matrix.field(3, 3, ti.f32, n)
         self.F = ti.Matrix.field(3, 3, ti.f32, n)
-        self.grid_v = ti.Vector.field(3, ti.f32, (n_grid,) * 3)
-        self.grid_m = ti.field(ti.f32, (n_grid,) * 3)
+        self.grid_v = ti.Vector.field(3, ti.f32, (n_grid + 1,) * 3)
+        self.grid_m = ti.field(ti.f32, (n_grid + 1,) * 3)
         self.x.from_numpy(positions)
         vel = np.zeros_like(positions) if velocities is None else np.asarray(velocities, np.float32)
         self.v.from_numpy(np.ascontiguousarray(np.broadcast_to(vel, positions.shape)))
@@ -102,8 +103,8 @@ class TaichiMLSMPM:
             if m > 0:
                 v = self.grid_v[I] / m + self.dt * ti.Vector(self.gravity)
                 for d in ti.static(range(3)):
-                    low = I[d] < self.bound
-                    high = I[d] > self.n_grid - self.bound
+                    low = I[d] < self.pad
+                    high = I[d] > self.n_grid - self.pad
                     if ti.static(self.boundary == 2):
                         if low or high:
                             v = ti.Vector.zero(ti.f32, 3)
