@@ -83,3 +83,16 @@ def test_side_by_side_gif_has_two_panels(tmp_path):
     assert left_panel[:, 1].mean() > 0.3 * w and right_panel[:, 1].mean() < 0.7 * w
     with pytest.raises(InputError, match="3-D"):
         side_by_side_gif(blob_trajectory(dim=3), truth, tmp_path / "bad.gif")
+
+
+def test_plane_collider_is_drawn_on_its_solid_side(tmp_path):
+    # a 2D slope solid below the line y = 0.5 - 0.5 x: grey fill at the bottom left, none at the top right
+    traj = blob_trajectory(frames=2)
+    normal = np.array([0.5, 1.0]) / np.hypot(0.5, 1.0)
+    traj.metadata["colliders"] = [{"shape": {"type": "Plane", "normal": normal.tolist(),
+                                             "offset": float(0.5 * normal[1])}}]
+    png = imageio.imread(write_previews(traj, tmp_path, max_frames=2, panels=1)["png"])
+    grey = coloured_pixels(png, "#dadada", tol=30)  # the fill's colour, blended at alpha 0.35 on white
+    h, w = png.shape[:2]
+    assert len(grey) > 1000
+    assert grey[:, 0].mean() > 0.55 * h and grey[:, 1].mean() < 0.5 * w  # lower left
