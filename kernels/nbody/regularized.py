@@ -13,9 +13,10 @@ One leapfrog substep of fictitious-time length h (Mikkola & Tanikawa 1999; Preto
 with U = sum G m_i m_j / r_ij (the potential's magnitude), T the kinetic energy and B = U - T the
 binding energy, which the velocity-dependent post-Newtonian forces change by their work. These
 forces enter through the auxiliary-velocity scheme (Hellstrom & Mikkola 2010, CeMDA 106, 143): a copy
-w of the velocities is kicked half a step with a_PN(x, v), v a full step with a_PN(x, w), then w
-again with a_PN(x, v_new), which keeps the map time-symmetric, so its error has an expansion in even
-powers of h and Gragg-Bulirsch-Stoer extrapolation applies (`simengine.nbody._regularized`).
+w of the velocities (w = v on the exact solution) is kicked half a step with a_N(x) + a_PN(x, v), v a
+full step with a_N(x) + a_PN(x, w), then w again with a_N(x) + a_PN(x, v_new). The map stays
+time-symmetric, so its error has an expansion in even powers of h and Gragg-Bulirsch-Stoer
+extrapolation applies (`simengine.nbody._regularized`).
 """
 import warp as wp
 
@@ -108,7 +109,7 @@ def leapfrog_sequence(
                 if mask != 0:
                     pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vel, G, ic, mask, phi_bh, acc_bh, apn)
                     for i in range(n):
-                        vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * apn[i]
+                        vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * (acc[i] + apn[i])
                     pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vaux, G, ic, mask, phi_bh, acc_bh, apn)
                     work = wp.float64(0.0)
                     for i in range(n):
@@ -119,7 +120,7 @@ def leapfrog_sequence(
                     tree_velocities(n, order, parent, edge_v, vel)
                     pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vel, G, ic, mask, phi_bh, acc_bh, apn)
                     for i in range(n):
-                        vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * apn[i]
+                        vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * (acc[i] + apn[i])
                 else:
                     for i in range(n):
                         dv[i] = dt * acc[i]
