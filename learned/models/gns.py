@@ -1,0 +1,171 @@
+"""Graph Network-based Simulator (GNS).
+
+Sanchez-Gonzalez, Godwin, Pfaff, Ying, Leskovec, Battaglia, "Learning to Simulate Complex Physics
+with Graph Networks", ICML 2020.
+
+From the last H positions x_{t-H+1..t} (H = ``input_frames``, default 6) of N particles in D
+dimensions the network predicts the normalised acceleration of every particle; a semi-implicit
+Euler step in frame units (Δt = 1 between recorded frames) then gives
+
+    v_{t+1} = (x_t - x_{t-1}) + a_t,        x_{t+1} = x_t + v_{t+1}.
+
+Node features (N, F): the H-1 normalised velocities, the distances to the box faces divided by
+the connectivity radius R and clipped to [-1, 1] (2D values), a learned embedding of the particle
+type, and optional per-particle material parameters. Edge features (E, D+1) for every pair within
+R: the displacement (x_j - x_i)/R and its norm; both are translation invariant. Encoder, 10
+unshared interaction-network blocks at latent 128, and decoder are 2-hidden-layer MLPs with
+LayerNorm (none on the decoder). Training: MSE between predicted and true normalised
+accelerations of the non-kinematic particles, with random-walk noise on the inputs; the
+statistics' standard deviations include the noise, sqrt(σ² + σ_noise²), as in the paper's code.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from simengine.errors import InputError
+
+from learned.base import LearnedSimulator
+from learned.data.noise import NOISE
+from learned.graphs import minimum_image, radius_graph
+from learned.nn import EncodeProcessDecode
+from learned.registry import register
+
+
+@register("gns")
+class GNS(LearnedSimulator):
+    """GNS with the paper's reference configuration as defaults.
+
+    Config: dim (from the dataset), input_frames 6, latent 128, message_passing_steps 10,
+    mlp_layers 2, radius (default: the dataset's ``default_connectivity_radius``), max_neighbors
+    (None = all within R), num_particle_types 16, type_embedding 16, material_features 0 (> 0 reads
+    ``material_params`` (N, P)), noise "random_walk" with noise_std 3e-4, graph_backend "warp".
+    """
+
+    defaults = dict(dim=None, input_frames=6, latent=128, message_passing_steps=10, mlp_layers=2,
+                    radius=None, max_neighbors=None, num_particle_types=16, type_embedding=16,
+                    material_features=0, noise="random_walk", noise_std=3e-4, graph_backend="warp")
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = self.config
+        if c["dim"] not in (2, 3):
+            raise InputError(f"gns: dim = {c['dim']!r} is not 2 or 3")
+        if c["noise"] not in NOISE:
+            raise InputError(f"gns: noise = {c['noise']!r} is not one of {sorted(NOISE)}")
+        if int(c["input_frames"]) < 2:
+            raise InputError(f"gns: input_frames = {c['input_frames']} is outside the allowed range [2, inf)")
+        if c["material_features"]:
+            self.required_keys = ("material_params",)
+        dim = int(c["dim"])
+        self.embedding = nn.Embedding(int(c["num_particle_types"]), int(c["type_embedding"]))
+        node_in = (self.input_frames - 1) * dim + 2 * dim + int(c["type_embedding"]) + int(c["material_features"])
+        self.network = EncodeProcessDecode(node_in, [dim + 1], dim, latent=int(c["latent"]),
+                                           steps=int(c["message_passing_steps"]),
+                                           hidden_layers=int(c["mlp_layers"]))
+        self.set_summary({})
+
+    @classmethod
+    def dataset_config(cls, info, config):
+        config = super().dataset_config(info, config)
+        if config.get("radius") is None:
+            if info.radius is None:
+                raise InputError(f"gns: set model radius; dataset {info.path} has no default_connectivity_radius")
+            config["radius"] = info.radius
+        return config
+
+    def set_summary(self, summary: dict) -> None:
+        super().set_summary(summary)
+        dim, noise = int(self.config["dim"]), float(self.config["noise_std"])
+        stats = summary.get("stats", {})
+
+        def stat(key, default, with_noise=False):
+            value = torch.as_tensor(stats.get(key, [default] * dim), dtype=torch.float32)
+            return torch.sqrt(value ** 2 + noise ** 2) if with_noise else value
+
+        self.vel_mean, self.vel_std = stat("vel_mean", 0.0), stat("vel_std", 1.0, True)
+        self.acc_mean, self.acc_std = stat("acc_mean", 0.0), stat("acc_std", 1.0, True)
+        bounds = summary.get("bounds")
+        self.bounds = None if bounds is None else torch.tensor(bounds, dtype=torch.float32)
+        self.periodic = torch.tensor(summary.get("periodic", [False] * dim), dtype=torch.bool)
+
+    def prepare(self, info):
+        super().prepare(info)
+        too_big = [t for t in info.particle_types if not 0 <= t < int(self.config["num_particle_types"])]
+        if too_big:
+            raise InputError(f"gns: particle types {too_big} are outside [0, num_particle_types = "
+                             f"{self.config['num_particle_types']})")
+
+    # ----- geometry --------------------------------------------------------------------------------
+    def _box(self):
+        if self.bounds is None or not bool(self.periodic.any()):
+            return None, None
+        return self.bounds[:, 1] - self.bounds[:, 0], self.periodic
+
+    def _diff(self, a, b):
+        length, periodic = self._box()
+        return minimum_image(a - b, length, periodic)
+
+    def _wrap(self, x):
+        length, periodic = self._box()
+        if length is None:
+            return x
+        lower = self.bounds[:, 0].to(x)
+        wrapped = lower + torch.remainder(x - lower, length.to(x))
+        return torch.where(periodic.to(x.device), wrapped, x)
+
+    # ----- network ---------------------------------------------------------------------------------
+    def normalised_acceleration(self, window: dict) -> torch.Tensor:
+        """Network output (N, D) for the last ``input_frames`` positions of ``window``."""
+        c = self.config
+        pos = window["position"][-self.input_frames:]
+        n, dim = pos.shape[1], pos.shape[2]
+        radius = float(c["radius"])
+        current = pos[-1]
+        velocity = self._diff(pos[1:], pos[:-1])
+        velocity = (velocity - self.vel_mean.to(pos)) / self.vel_std.to(pos)
+        features = [velocity.permute(1, 0, 2).reshape(n, -1)]
+        boundary = torch.zeros(n, 2 * dim, dtype=pos.dtype, device=pos.device)
+        if self.bounds is not None:
+            b = self.bounds.to(pos)
+            open_axes = (~self.periodic.to(pos.device)).to(pos.dtype)
+            lower = ((current - b[:, 0]) / radius).clamp(-1.0, 1.0) * open_axes
+            upper = ((b[:, 1] - current) / radius).clamp(-1.0, 1.0) * open_axes
+            boundary = torch.cat([lower, upper], -1)
+        features += [boundary, self.embedding(window["particle_type"])]
+        if c["material_features"]:
+            features.append(window["material_params"].reshape(n, -1).to(pos))
+        length, periodic = self._box()
+        lower = None if length is None else self.bounds[:, 0]
+        senders, receivers = radius_graph(current, radius, batch=window.get("batch"),
+                                          max_neighbors=c["max_neighbors"], lower=lower, length=length,
+                                          periodic=periodic, backend=c["graph_backend"])
+        displacement = self._diff(current[senders], current[receivers]) / radius
+        edges = torch.cat([displacement, displacement.norm(dim=-1, keepdim=True)], -1)
+        return self.network(torch.cat(features, -1), [(edges, senders, receivers)])
+
+    def one_step_loss(self, batch: dict, *, generator=None, noise: bool = True):
+        h = self.input_frames
+        pos = batch["position"]
+        inputs, target = pos[:h], pos[h]
+        fixed = self.kinematic_mask(batch["particle_type"])
+        std = float(self.config["noise_std"]) if noise else 0.0
+        position_noise = NOISE[self.config["noise"]](inputs, std, fixed, generator=generator)
+        noisy = inputs + position_noise
+        # Target consistent with the noisy inputs: the velocity noise is corrected, the position
+        # noise of the last frame is kept (GNS, sec. 3 "Training noise").
+        target = target + position_noise[-1]
+        acceleration = self._diff(target, noisy[-1]) - self._diff(noisy[-1], noisy[-2])
+        expected = (acceleration - self.acc_mean.to(pos)) / self.acc_std.to(pos)
+        predicted = self.normalised_acceleration({**batch, "position": noisy})
+        free = ~fixed
+        if not bool(free.any()):
+            raise InputError("gns: the batch has no non-kinematic particle to learn from")
+        loss = ((predicted - expected)[free] ** 2).mean()
+        return loss, {"loss": float(loss.detach())}
+
+    def predict_next(self, window: dict) -> dict:
+        pos = window["position"]
+        acceleration = self.normalised_acceleration(window) * self.acc_std.to(pos) + self.acc_mean.to(pos)
+        velocity = self._diff(pos[-1], pos[-2]) + acceleration
+        return {"position": self._wrap(pos[-1] + velocity)}

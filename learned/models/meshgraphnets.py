@@ -1,0 +1,192 @@
+"""MeshGraphNets.
+
+Pfaff, Fortunato, Sanchez-Gonzalez, Battaglia, "Learning Mesh-Based Simulation with Graph
+Networks", ICLR 2021.
+
+A mesh of N nodes with cells (C, K) (``cells`` key; rest coordinates ``mesh_pos`` (N, M) or the
+first frame) and world positions x (N, D). Two edge sets:
+
+* mesh edges (every pair of vertices sharing a cell): features [u_ij, |u_ij|, x_ij, |x_ij|] with
+  u the mesh-space and x the world-space relative positions (sender minus receiver);
+* world edges (pairs closer than ``world_radius`` in world space that are not mesh edges; none when
+  ``world_radius`` is None): features [x_ij, |x_ij|].
+
+Node features: the normalised velocity x_t - x_{t-1} and a one-hot node type (``node_type`` key or
+``particle_type``). Edge and node features pass through online normalisers (running mean/std over the
+first training batches, as in the paper). 15 unshared processor blocks at latent 128. The decoder
+predicts per node, by node type, either the normalised next velocity (x_{t+1} = x_t + v) or the
+normalised acceleration (x_{t+1} = 2x_t - x_{t-1} + a); kinematic nodes follow ground truth.
+Training noise: Gaussian on the current positions, std σ, target shifted by (1 - γ) of the noise
+(γ = 1: the model removes the noise entirely; cloth uses γ = 0.1).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from simengine.errors import InputError
+
+from learned.base import LearnedSimulator
+from learned.data.noise import gaussian_noise
+from learned.graphs import cells_to_edges, radius_graph, remove_edges
+from learned.nn import EncodeProcessDecode
+from learned.registry import register
+
+TARGETS = ("velocity", "acceleration")
+
+
+class OnlineNormalizer(nn.Module):
+    """Feature standardisation with running statistics accumulated over the first training calls."""
+
+    def __init__(self, size: int, max_accumulations: int = 1000, eps: float = 1e-8):
+        super().__init__()
+        self.max_accumulations, self.eps = max_accumulations, eps
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.register_buffer("total", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("total_sq", torch.zeros(size, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and int(self.calls) < self.max_accumulations and x.shape[0] > 0:
+            data = x.detach().double()
+            self.count += data.shape[0]
+            self.total += data.sum(0)
+            self.total_sq += (data * data).sum(0)
+            self.calls += 1
+        count = self.count.clamp(min=1.0)
+        mean = self.total / count
+        std = (self.total_sq / count - mean * mean).clamp(min=0.0).sqrt().clamp(min=self.eps)
+        if float(self.count) == 0:
+            return x
+        return (x - mean.to(x)) / std.to(x)
+
+
+@register("meshgraphnets")
+class MeshGraphNets(LearnedSimulator):
+    """MeshGraphNets with the paper's reference configuration as defaults.
+
+    Config: dim (from the dataset), mesh_dim (None: from ``mesh_pos`` if present, else dim),
+    input_frames 2, latent 128, message_passing_steps 15, mlp_layers 2, world_radius None,
+    num_node_types 16, target "acceleration", target_by_type {} (node type -> "velocity" or
+    "acceleration"), noise_std 3e-3, noise_gamma 0.1, graph_backend "warp".
+    """
+
+    defaults = dict(dim=None, mesh_dim=None, input_frames=2, latent=128, message_passing_steps=15,
+                    mlp_layers=2, world_radius=None, num_node_types=16, target="acceleration",
+                    target_by_type={}, noise_std=3e-3, noise_gamma=0.1, graph_backend="warp")
+    required_keys = ("cells", "initial_position")
+    optional_keys = ("mesh_pos", "node_type")
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = self.config
+        if c["dim"] not in (2, 3):
+            raise InputError(f"meshgraphnets: dim = {c['dim']!r} is not 2 or 3")
+        for node_type, target in {None: c["target"], **dict(c["target_by_type"])}.items():
+            if target not in TARGETS:
+                raise InputError(f"meshgraphnets: target for node type {node_type} = {target!r} is not "
+                                 f"one of {TARGETS}")
+        dim = int(c["dim"])
+        mesh_dim = int(c["mesh_dim"] or dim)
+        self.num_types = int(c["num_node_types"])
+        node_in, mesh_in, world_in = dim + self.num_types, mesh_dim + dim + 2, dim + 1
+        self.node_norm = OnlineNormalizer(node_in)
+        self.mesh_norm = OnlineNormalizer(mesh_in)
+        self.world_norm = OnlineNormalizer(world_in)
+        edge_sets = [mesh_in] + ([world_in] if c["world_radius"] else [])
+        self.network = EncodeProcessDecode(node_in, edge_sets, dim, latent=int(c["latent"]),
+                                           steps=int(c["message_passing_steps"]),
+                                           hidden_layers=int(c["mlp_layers"]))
+        # 1 where a node type predicts velocity, 0 where acceleration (indexed by node type).
+        is_velocity = torch.full((self.num_types,), float(c["target"] == "velocity"))
+        for node_type, target in dict(c["target_by_type"]).items():
+            is_velocity[int(node_type)] = float(target == "velocity")
+        self.register_buffer("is_velocity", is_velocity, persistent=False)
+        self.set_summary({})
+
+    def set_summary(self, summary):
+        super().set_summary(summary)
+        dim = int(self.config["dim"])
+        stats = summary.get("stats", {})
+        noise = float(self.config["noise_std"])
+
+        def stat(key, default, with_noise=False):
+            value = torch.as_tensor(stats.get(key, [default] * dim), dtype=torch.float32)
+            return torch.sqrt(value ** 2 + noise ** 2) if with_noise else value
+
+        self.vel_mean, self.vel_std = stat("vel_mean", 0.0), stat("vel_std", 1.0, True)
+        self.acc_mean, self.acc_std = stat("acc_mean", 0.0), stat("acc_std", 1.0, True)
+
+    def prepare(self, info):
+        super().prepare(info)
+        mesh_dim = int(self.config["mesh_dim"] or self.config["dim"])
+        if "mesh_pos" not in info.keys and mesh_dim != info.dim:
+            raise InputError(f"meshgraphnets: mesh_dim = {mesh_dim} but the dataset has no mesh_pos key; "
+                             f"rest coordinates come from the first frame (dimension {info.dim})")
+
+    def _types(self, window):
+        types = window.get("node_type", window["particle_type"]).reshape(-1).long()
+        if bool((types < 0).any()) or bool((types >= self.num_types).any()):
+            raise InputError(f"meshgraphnets: node types must lie in [0, {self.num_types}), got "
+                             f"[{int(types.min())}, {int(types.max())}]")
+        return types
+
+    def network_output(self, window: dict) -> torch.Tensor:
+        """Decoded (N, D) normalised targets for the last two frames of ``window``."""
+        c = self.config
+        pos = window["position"]
+        current, previous = pos[-1], pos[-2]
+        n = current.shape[0]
+        types = self._types(window)
+        velocity = (current - previous - self.vel_mean.to(pos)) / self.vel_std.to(pos)
+        nodes = torch.cat([velocity, nn.functional.one_hot(types, self.num_types).to(pos)], -1)
+        rest = window.get("mesh_pos", window["initial_position"]).to(pos)
+        senders, receivers = cells_to_edges(window["cells"], n)
+        u = rest[senders] - rest[receivers]
+        x = current[senders] - current[receivers]
+        mesh = torch.cat([u, u.norm(dim=-1, keepdim=True), x, x.norm(dim=-1, keepdim=True)], -1)
+        edge_sets = [(self.mesh_norm(mesh), senders, receivers)]
+        if c["world_radius"]:
+            ws, wr = radius_graph(current, float(c["world_radius"]), batch=window.get("batch"),
+                                  backend=c["graph_backend"])
+            ws, wr = remove_edges(ws, wr, senders, receivers, n)
+            xw = current[ws] - current[wr]
+            world = torch.cat([xw, xw.norm(dim=-1, keepdim=True)], -1)
+            edge_sets.append((self.world_norm(world), ws, wr))
+        return self.network(self.node_norm(nodes), edge_sets)
+
+    def _targets(self, window, nxt):
+        """Normalised true targets (N, D) for next positions ``nxt``, by node type."""
+        pos = window["position"]
+        velocity = nxt - pos[-1]
+        acceleration = velocity - (pos[-1] - pos[-2])
+        v_norm = (velocity - self.vel_mean.to(pos)) / self.vel_std.to(pos)
+        a_norm = (acceleration - self.acc_mean.to(pos)) / self.acc_std.to(pos)
+        use_velocity = self.is_velocity.to(pos)[self._types(window)][:, None]
+        return use_velocity * v_norm + (1 - use_velocity) * a_norm
+
+    def one_step_loss(self, batch, *, generator=None, noise=True):
+        h = self.input_frames
+        pos = batch["position"]
+        inputs, target = pos[:h], pos[h]
+        fixed = self.kinematic_mask(batch["particle_type"])
+        std = float(self.config["noise_std"]) if noise else 0.0
+        position_noise = gaussian_noise(inputs, std, fixed, generator=generator)
+        window = {**batch, "position": inputs + position_noise}
+        target = target + (1.0 - float(self.config["noise_gamma"])) * position_noise[-1]
+        expected = self._targets(window, target)
+        predicted = self.network_output(window)
+        free = ~fixed
+        if not bool(free.any()):
+            raise InputError("meshgraphnets: the batch has no non-kinematic node to learn from")
+        loss = ((predicted - expected)[free] ** 2).mean()
+        return loss, {"loss": float(loss.detach())}
+
+    def predict_next(self, window):
+        pos = window["position"]
+        out = self.network_output(window)
+        velocity = out * self.vel_std.to(pos) + self.vel_mean.to(pos)
+        acceleration = out * self.acc_std.to(pos) + self.acc_mean.to(pos)
+        use_velocity = self.is_velocity.to(pos)[self._types(window)][:, None]
+        step = use_velocity * velocity + (1 - use_velocity) * (pos[-1] - pos[-2] + acceleration)
+        return {"position": pos[-1] + step}

@@ -1,0 +1,36 @@
+"""`simengine rollout RUN --data DIR --split test [--checkpoint best|last|FILE] [--steps N]`.
+
+Writes ``RUN/rollout/<split>.h5`` (+ metadata.json) in the dataset's own format.
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("run", help="run folder written by `simengine train` (or a checkpoint file)")
+    parser.add_argument("--data", required=True, help="dataset folder")
+    parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    parser.add_argument("--checkpoint", default="best", help="best (default), last, or a file name")
+    parser.add_argument("--steps", type=int, default=None, help="predict at most N steps per trajectory")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N trajectories")
+    parser.add_argument("--out", default=None, help="output folder (default RUN/rollout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(args) -> int:
+    import os
+
+    import torch
+
+    from learned.rollout import rollout_split
+    from learned.train import model_from_checkpoint, resolve_checkpoint
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    path = resolve_checkpoint(args.run, args.checkpoint)
+    model = model_from_checkpoint(path)
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.dirname(path))
+    out = args.out or os.path.join(run_dir, "rollout")
+    preds = rollout_split(model, args.data, args.split, out, steps=args.steps, limit=args.limit,
+                          progress=not args.quiet)
+    diverged = [p.metadata["name"] for p in preds if p.metadata.get("diverged_at")]
+    print(f"wrote {len(preds)} {args.split} rollouts of {model.name} ({os.path.basename(path)}) to "
+          f"{out}/{args.split}.h5" + (f"; diverged: {diverged}" if diverged else ""))
+    return 0
