@@ -1,8 +1,9 @@
-"""Snowball (3D): a ball of snow thrown at a wall shatters and sticks, clumps sliding to the ground.
+"""Snowball (3D): a ball of snow thrown at a wall splats against it, then slides down to the ground.
 
 The snow model of Stomakhin et al. 2013 ("A material point method for snow simulation"): fixed-corotated
 elasticity whose moduli harden as exp(xi (1 - J_p)) with the plastic volume ratio J_p; singular values
-of F are clamped to [1 - theta_c, 1 + theta_s], so the ball fractures under the impact. The wall is a
+of F are clamped to [1 - theta_c, 1 + theta_s] (plastic flow). At these sizes and speeds the ball
+flattens on impact rather than shattering. The wall is a
 `Plane` collider (solid where x > x_wall) with Coulomb friction. Randomised per trajectory: radius,
 launch point, velocity (5-9 m/s towards the wall), wall position and friction, critical compression and
 stretch, hardening, stiffness.
