@@ -63,18 +63,19 @@ def _advance(sim, steps, progress, after_step):
 
 
 def md_metadata(sim, record_every: int, targets: bool) -> dict:
-    """JSON metadata of an MD trajectory; also the LagrangeBench keys (dim, bounds, pbc, dt, ...)."""
+    """JSON metadata of an MD trajectory; also the LagrangeBench keys (dim, bounds, periodicity, write_every:
+    MD steps per frame, so the dataset's solver ``dt`` is the MD time step)."""
     cell = sim.box.cell
     orthorhombic = np.allclose(cell - np.diag(np.diag(cell)), 0.0)
     meta = {
         "kind": "md", "units": "metal (Å, eV, fs, amu; velocity Å/fs)",
         "particle_type": "ATOM (11) for every atom; species holds atomic numbers",
         **sim.to_config(), "record_every": int(record_every), "write_every": int(record_every),
-        "dim": 3, "dt": record_every * sim.dt, "num_particles_max": sim.num_atoms,
-        "periodic_boundary_conditions": [sim.box.periodic] * 3,
-        "bounds": [[0.0, float(cell[k, k])] for k in range(3)] if orthorhombic else None,
+        "dim": 3, "num_particles_max": sim.num_atoms, "periodic_boundary_conditions": [sim.box.periodic] * 3,
         "species_numbers": [int(z) for z in sorted(set(sim.atomic_numbers.tolist()))],
     }
+    if orthorhombic and sim.box.periodic:
+        meta["bounds"] = [[0.0, float(cell[k, k])] for k in range(3)]
     if targets:
         meta.update(forecast_stride=int(record_every), forecast_interval_fs=record_every * sim.dt)
     return meta

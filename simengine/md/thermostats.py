@@ -25,6 +25,22 @@ def register_thermostat(name):
     return wrap
 
 
+def csvr_factor(kinetic: float, dof: int, temperature: float, dt: float, tau: float,
+                rng: np.random.Generator) -> float:
+    """Bussi's velocity-scaling factor α for kinetic energy ``kinetic`` (eV) with ``dof`` degrees of
+    freedom, over a time ``dt`` with time constant ``tau`` (fs) towards ``temperature`` (K)."""
+    if kinetic <= 0.0:
+        return 1.0
+    target = 0.5 * dof * BOLTZMANN * temperature
+    c = float(np.exp(-dt / tau))
+    r1 = rng.standard_normal()
+    rest = rng.chisquare(dof - 1) if dof > 1 else 0.0
+    new = (c * kinetic + (1 - c) * target / dof * (r1 * r1 + rest)
+           + 2 * r1 * np.sqrt(c * (1 - c) * kinetic * target / dof))
+    alpha = np.sqrt(max(new, 0.0) / kinetic)
+    return float(-alpha if r1 + np.sqrt(c * dof * kinetic / ((1 - c) * target)) < 0 else alpha)
+
+
 @register_thermostat("nve")
 class NVE:
     """No thermostat."""
@@ -82,17 +98,7 @@ class CSVR(NVE):
         self.temperature, self.damping_fs = float(temperature), float(damping_fs)
 
     def rescale_factor(self, kinetic: float, dof: int) -> float:
-        rng = self.sim.rng
-        target = 0.5 * dof * BOLTZMANN * self.temperature
-        if kinetic <= 0.0:
-            return 1.0
-        c = float(np.exp(-self.sim.dt / self.damping_fs))
-        r1 = rng.standard_normal()
-        rest = rng.chisquare(dof - 1) if dof > 1 else 0.0
-        new = (c * kinetic + (1 - c) * target / dof * (r1 * r1 + rest)
-               + 2 * r1 * np.sqrt(c * (1 - c) * kinetic * target / dof))
-        alpha = np.sqrt(max(new, 0.0) / kinetic)
-        return float(-alpha if r1 + np.sqrt(c * dof * kinetic / ((1 - c) * target)) < 0 else alpha)
+        return csvr_factor(kinetic, dof, self.temperature, self.sim.dt, self.damping_fs, self.sim.rng)
 
     def kick_drift(self, s_in, s_out, step: int) -> None:
         sim = self.sim
