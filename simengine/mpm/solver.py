@@ -22,6 +22,7 @@ from simengine.mpm.colliders import check_mode, sample_colliders
 from simengine.mpm.state import MPMGrid, MPMParticles, MPMState
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+CPU_CHUNK = 64
 
 
 def _slices(total: int, parts: int) -> list[tuple[int, int]]:
@@ -69,6 +70,7 @@ class MPMSolver:
         self.max_speed = float(max_speed) if max_speed is not None else self.dx / self.dt
         cpu = self.device == "cpu"
         self.threads = 1 if (not cpu or self.requires_grad) else int(threads or os.cpu_count() or 1)
+        self.chunk = CPU_CHUNK if cpu else 1  # items per kernel thread (see kernels.mpm.transfer)
         self.particles = particles if isinstance(particles, MPMParticles) else self.make_particles(**particles)
         self.n = len(self.particles)
         if self.n < 8192:  # below this, thread hand-offs cost more than they save
@@ -169,21 +171,21 @@ class MPMSolver:
         g = self.n_nodes
 
         def scatter(begin, end, t):
-            wp.launch(p2g, dim=end - begin, device=dev, inputs=[
+            wp.launch(p2g, dim=self._launch_dim(begin, end), device=dev, inputs=[
                 s_in.x, s_in.v, s_in.C, s_in.F, s_in.plastic, stress, p.mass, p.volume, p.model, p.E, p.nu,
-                p.params, self.dx, self.dt, self.res, begin, t * g, grid.mass, grid.momentum])
+                p.params, self.dx, self.dt, self.res, begin, end, self.chunk, t * g, grid.mass, grid.momentum])
 
         def update(begin, end, t):
-            wp.launch(k.grid_update, dim=end - begin, device=dev, inputs=[
+            wp.launch(k.grid_update, dim=self._launch_dim(begin, end), device=dev, inputs=[
                 grid.mass, grid.momentum, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
                 self.wall_mode, self.boundary_friction, len(self.colliders), self.col_sdf, self.col_normal,
-                self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel, begin,
-                grid.velocity])
+                self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel, begin, end,
+                self.chunk, grid.velocity])
 
         def gather(begin, end, t):
-            wp.launch(g2p, dim=end - begin, device=dev, inputs=[
+            wp.launch(g2p, dim=self._launch_dim(begin, end), device=dev, inputs=[
                 s_in.x, s_in.F, s_in.plastic, p.model, p.E, p.nu, p.params, grid.velocity, self.dx, self.dt,
-                self.res, begin], outputs=[s_out.x, s_out.v, s_out.C, s_out.F, s_out.plastic])
+                self.res, begin, end, self.chunk], outputs=[s_out.x, s_out.v, s_out.C, s_out.F, s_out.plastic])
 
         if threads == 1:
             grid.zero()
@@ -201,6 +203,9 @@ class MPMSolver:
             self._parallel(gather, self.n, threads)
         s_out.time = s_in.time + self.dt
         return s_out
+
+    def _launch_dim(self, begin, end):
+        return (end - begin + self.chunk - 1) // self.chunk
 
     def _parallel(self, fn, total, threads):
         parts = _slices(total, threads)
