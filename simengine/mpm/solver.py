@@ -83,6 +83,7 @@ class MPMSolver:
         self._setup_colliders()
         self._grid = self.new_grid(buffers=self.threads)
         self._first_bad = wp.zeros(1, dtype=int, device=self.device)
+        self._launches = {}
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         if self._pool is not None:  # load the module before threads launch from it
             self.k.p2g.module.load(self.device)
@@ -158,34 +159,36 @@ class MPMSolver:
         return self._step(state_in, state_out, grid, particles, stress=stress)
 
     def _step(self, s_in, s_out, grid, particles, stress):
-        wp, k, dev = self.wp, self.k, self.device
+        k = self.k
         p = particles or self.particles
         if grid is None:
             grid = self.new_grid() if self.requires_grad else self._grid
         buffers = grid.mass.shape[0] // self.n_nodes
         threads = min(self.threads, buffers)
         self._move_colliders(s_in, s_out)
+        cache = particles is None and stress is None and not self.requires_grad
+        launch = self._cached_launch if cache else self._launch
         p2g = k.p2g if stress is None else k.p2g_external
         g2p = k.g2p if stress is None else k.g2p_trial
-        stress = s_in.F if stress is None else stress
+        stress = s_in.F if stress is None else stress  # (a placeholder of the right type)
         g = self.n_nodes
 
         def scatter(begin, end, t):
-            wp.launch(p2g, dim=self._launch_dim(begin, end), device=dev, inputs=[
+            launch(p2g, (begin, end), [
                 s_in.x, s_in.v, s_in.C, s_in.F, s_in.plastic, stress, p.mass, p.volume, p.model, p.E, p.nu,
                 p.params, self.dx, self.dt, self.res, begin, end, self.chunk, t * g, grid.mass, grid.momentum])
 
         def update(begin, end, t):
-            wp.launch(k.grid_update, dim=self._launch_dim(begin, end), device=dev, inputs=[
+            launch(k.grid_update, (begin, end), [
                 grid.mass, grid.momentum, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
                 self.wall_mode, self.boundary_friction, len(self.colliders), self.col_sdf, self.col_normal,
                 self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel, begin, end,
                 self.chunk, grid.velocity])
 
         def gather(begin, end, t):
-            wp.launch(g2p, dim=self._launch_dim(begin, end), device=dev, inputs=[
+            launch(g2p, (begin, end), [
                 s_in.x, s_in.F, s_in.plastic, p.model, p.E, p.nu, p.params, grid.velocity, self.dx, self.dt,
-                self.res, begin, end, self.chunk], outputs=[s_out.x, s_out.v, s_out.C, s_out.F, s_out.plastic])
+                self.res, begin, end, self.chunk, s_out.x, s_out.v, s_out.C, s_out.F, s_out.plastic])
 
         if threads == 1:
             grid.zero()
@@ -204,8 +207,22 @@ class MPMSolver:
         s_out.time = s_in.time + self.dt
         return s_out
 
-    def _launch_dim(self, begin, end):
-        return (end - begin + self.chunk - 1) // self.chunk
+    def _launch(self, kernel, span, args):
+        dim = (span[1] - span[0] + self.chunk - 1) // self.chunk
+        self.wp.launch(kernel, dim=dim, inputs=args, device=self.device)
+
+    def _cached_launch(self, kernel, span, args):
+        """Replay a recorded `wp.Launch` for the same kernel and arrays (double-buffered forward runs):
+        packing ~20 arguments costs more than a small scene's kernels. Not used under a tape."""
+        key = (kernel.key, span) + tuple(a if isinstance(a, (int, float)) else id(a) for a in args)
+        entry = self._launches.get(key)
+        if entry is None:
+            if len(self._launches) > 64:
+                self._launches.clear()
+            dim = (span[1] - span[0] + self.chunk - 1) // self.chunk
+            cmd = self.wp.launch(kernel, dim=dim, inputs=args, device=self.device, record_cmd=True)
+            entry = self._launches[key] = (cmd, args)  # args keep the arrays (and so their ids) alive
+        entry[0].launch()
 
     def _parallel(self, fn, total, threads):
         parts = _slices(total, threads)
