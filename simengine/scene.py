@@ -134,12 +134,14 @@ class Scene:
     # ---- time step -----------------------------------------------------------------------------------
     def time_step_limit(self) -> float:
         """Largest stable dt: min(dx / (c_max + |v|_max), dx^2 / (2 d nu_max)) over all bodies, where
-        |v|_max is the fastest initial speed plus sqrt(2 |g| L), the speed of a fall across the domain."""
+        |v|_max is the fastest initial speed plus sqrt(2 |g| L), the speed of a fall across the domain, plus
+        the fastest collider's speed at t = 0."""
         if not self.bodies:
             raise InputError("the scene has no bodies; add_body or add_particles first")
         c = max(b["material"].wave_speed(b["density"]) for b in self.bodies)
         v = max(float(np.linalg.norm(b["velocity"], axis=1).max()) for b in self.bodies)
         v += math.sqrt(2.0 * float(np.linalg.norm(self.gravity)) * float(self.domain.max()))  # fall through the box
+        v += max([float(np.linalg.norm(c.velocity_at(0.0, self.dim))) for c in self.colliders], default=0.0)
         nu = max(b["material"].kinematic_viscosity(b["density"]) for b in self.bodies)
         limit = self.dx / (c + v)
         if nu > 0:
