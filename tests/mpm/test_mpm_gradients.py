@@ -136,6 +136,12 @@ def test_polar_rotation_adjoint_is_finite_and_exact_at_repeated_singular_values(
     fd = ((plus - minus) / 2e-6 * G).sum(axis=(1, 2))
     np.testing.assert_allclose((adj * direction).sum(axis=(1, 2)), fd, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(adj[0], 0.5 * (G[0] - G[0].T), atol=1e-12)  # at F = I: dR = skew(dF)
+    inverted = q @ np.diag([1.5, 1.0, -0.5])  # an inverted element: R stays a proper rotation
+    R_inv, _ = rotation(np.stack([inverted] * len(cases)))
+    assert np.linalg.det(R_inv[0]) == pytest.approx(1.0)
+    S = R_inv[0].T @ inverted
+    np.testing.assert_allclose(S, S.T, atol=1e-9)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(S)), [-0.5, 1.0, 1.5], atol=1e-9)
 
 
 def test_full_warp_tape_over_per_step_states_matches_finite_differences(lattice_fn, particle_arrays_fn):
