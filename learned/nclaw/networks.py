@@ -74,13 +74,33 @@ def polar_rotation(F: torch.Tensor) -> torch.Tensor:
     return _PolarRotation3.apply(F)
 
 
+def determinant(F: torch.Tensor) -> torch.Tensor:
+    """det F (N,) of 2x2 / 3x3 matrices by cofactors (batched LU is slower for tiny matrices)."""
+    if F.shape[-1] == 2:
+        return F[:, 0, 0] * F[:, 1, 1] - F[:, 0, 1] * F[:, 1, 0]
+    return (F[:, 0] * torch.linalg.cross(F[:, 1], F[:, 2])).sum(-1)
+
+
+def singular_values(F: torch.Tensor) -> torch.Tensor:
+    """Singular values (N, d), descending (2D, det F < 0: the last one negative, as in the polar split).
+    2D in closed form: sigma = (p +- q) / 2 with
+    p = |(F00 + F11, F10 - F01)|, q = |(F00 - F11, F10 + F01)|; q = 0 (equal values, F = I included)
+    takes the zero subgradient. 3D: `torch.linalg.svdvals`, whose gradient U diag(g) V^T is stable."""
+    if F.shape[-1] == 3:
+        return torch.linalg.svdvals(F)
+    p = torch.sqrt((F[:, 0, 0] + F[:, 1, 1]) ** 2 + (F[:, 1, 0] - F[:, 0, 1]) ** 2)
+    q2 = (F[:, 0, 0] - F[:, 1, 1]) ** 2 + (F[:, 1, 0] + F[:, 0, 1]) ** 2
+    tiny = torch.finfo(F.dtype).tiny
+    q = torch.where(q2 > tiny, torch.sqrt(q2.clamp_min(tiny)), torch.zeros_like(q2))
+    return torch.stack([0.5 * (p + q), 0.5 * (p - q)], -1)
+
+
 def invariant_features(F: torch.Tensor) -> torch.Tensor:
     """[sigma - 1, vec(F^T F - I), det F - 1] (N, d + d^2 + 1): invariant under F -> QF, zero at F = I."""
     n, d = F.shape[0], F.shape[-1]
     eye = torch.eye(d, dtype=F.dtype, device=F.device)
-    sigma = torch.linalg.svdvals(F)  # its gradient U diag(g) V^T is stable at repeated values
     strain = (F.transpose(1, 2) @ F - eye).reshape(n, d * d)
-    return torch.cat([sigma - 1.0, strain, (torch.linalg.det(F) - 1.0)[:, None]], -1)
+    return torch.cat([singular_values(F) - 1.0, strain, (determinant(F) - 1.0)[:, None]], -1)
 
 
 class SymmetricInvariantMLP(nn.Module):

@@ -1,0 +1,109 @@
+"""Re-create the MPM set-up of a recorded trajectory and run learned laws in it.
+
+NCLaw keeps the simulator and changes only the material, so a learned law is evaluated by running
+the *same* scene (grid, time step, gravity, walls, colliders) that produced a trajectory, from its
+first frame, with the law in place of the hand-written material. Everything needed is in the
+trajectory's metadata (`simengine.Scene.metadata`) and its ``mass`` (N,) key:
+
+    dim, dx, dt, write_every, cells, pad, gravity, boundary, boundary_friction, colliders
+
+Particle volumes are ``mass / density``, the density being the learned material's (a law is a
+stress per unit volume; the material's density comes with it).
+
+    pred = simulate_trajectory({"elastic": jelly_law}, truth, densities={"elastic": 1000.0})
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from simengine.errors import DatasetError, InputError, SimulationError
+
+SCENE_KEYS = ("dim", "dx", "dt", "write_every", "cells", "pad", "gravity", "boundary", "boundary_friction",
+              "colliders")
+
+
+def scene_spec(metadata: dict, where: str = "trajectory") -> dict:
+    """The solver settings of ``metadata`` (an MPM trajectory's or dataset's), checked."""
+    if metadata.get("solver") not in (None, "mls-mpm"):
+        raise DatasetError(f"{where}: solver = {metadata.get('solver')!r}; nclaw needs an MLS-MPM ('mls-mpm') scene")
+    missing = [k for k in SCENE_KEYS if k not in metadata]
+    if missing:
+        raise DatasetError(f"{where}: metadata lacks the MPM scene key(s) {missing} (write it with simengine.Scene; "
+                           f"keys that differ between trajectories are not usable for training)")
+    spec = {k: metadata[k] for k in SCENE_KEYS}
+    for c in spec["colliders"]:
+        if isinstance(c.get("velocity"), str):
+            raise InputError(f"{where}: collider {c['shape']} moves with {c['velocity']}; only static or "
+                             f"constant-velocity colliders can be re-created from metadata")
+    return spec
+
+
+def build_solver(spec: dict, mass, volume, dtype: str = "float32"):
+    """An `MPMSolver` for ``spec`` with the given particle masses and volumes (N,) (materials unused)."""
+    from simengine.mpm import Collider, MPMSolver
+    from simengine.shapes import from_description
+
+    mass = np.asarray(mass, np.float64)
+    volume = np.broadcast_to(np.asarray(volume, np.float64), mass.shape)
+    n = len(mass)
+    colliders = [Collider(from_description(c["shape"]), friction=c["friction"], mode=c["mode"],
+                          velocity=c["velocity"]) for c in spec["colliders"]]
+    return MPMSolver(dim=int(spec["dim"]), cells=spec["cells"], dx=spec["dx"], dt=spec["dt"],
+                     gravity=spec["gravity"], boundary=spec["boundary"], boundary_friction=spec["boundary_friction"],
+                     colliders=colliders, dtype=dtype, pad=int(spec["pad"]), threads=1,
+                     particles=dict(mass=mass, volume=volume, model=np.zeros(n, np.int32), E=np.ones(n),
+                                    nu=np.zeros(n), params=np.zeros((n, 4))))
+
+
+def simulate_trajectory(laws: dict, truth, densities: dict, frames: int | None = None, dtype: str = "float32",
+                        input_frames: int = 1, progress: bool = False):
+    """Run ``laws`` (material name -> `ConstitutiveLaw`) in the scene of ``truth`` (a `Trajectory`).
+
+    Starts from frame 0 (rest shape, F = I) with the recorded velocity, or with the forward difference
+    of frames 0 and 1 when velocities were not recorded (then ``input_frames`` should be 2). Returns a
+    `Trajectory` of ``frames`` frames (default: as many as ``truth``), the first ``input_frames``
+    copied from ``truth``; ``metadata["diverged_at"]`` names the first frame a `SimulationError` hit
+    (frames from there on repeat the last valid one) with the error in ``divergence_reason``.
+    """
+    from simengine.io import Trajectory
+
+    from learned.nclaw.coupling import NeuralMPM, initial_state
+
+    spec = scene_spec(truth.metadata, truth.metadata.get("name", "trajectory"))
+    if "mass" not in truth.extras:
+        raise DatasetError("nclaw needs the particles' 'mass' key in the trajectory")
+    names = [m["name"] for m in truth.metadata.get("materials", [])]
+    material_id = np.asarray(truth.extras.get("material_id", np.zeros(truth.num_particles, np.int64)))
+    used = sorted({names[i] if i < len(names) else str(i) for i in np.unique(material_id)})
+    missing = [m for m in used if m not in laws or m not in densities]
+    if missing:
+        raise InputError(f"no learned law/density for material(s) {missing}; given laws for {sorted(laws)}")
+    mass = truth.extras["mass"].astype(np.float64)
+    volume = mass / np.array([densities[names[i]] for i in material_id])
+    solver = build_solver(spec, mass, volume, dtype)
+    by_id = {int(i): laws[names[i]] for i in np.unique(material_id)}
+    sim = NeuralMPM(solver, next(iter(by_id.values())) if len(by_id) == 1 else by_id, material_id=material_id)
+    frames = truth.num_frames if frames is None else int(frames)
+    frame_dt = float(spec["dt"]) * int(spec["write_every"])
+    v0 = truth.extras["velocity"][0] if "velocity" in truth.extras else (truth.position[1] - truth.position[0]) / frame_dt
+    tdtype = torch.float64 if dtype == "float64" else torch.float32
+    state = initial_state(truth.position[0], v0, tdtype)
+    out = np.empty((frames, truth.num_particles, truth.dim), np.float32)
+    out[0] = truth.position[0]
+    diverged = reason = None
+    every = int(spec["write_every"])
+    with torch.no_grad():
+        for frame in range(1, frames):
+            try:
+                state = sim.simulate(state, every, start_step=(frame - 1) * every)
+            except SimulationError as exc:
+                diverged, reason = frame, str(exc)
+                out[frame:] = out[frame - 1]
+                break
+            out[frame] = state[0].numpy()
+    out[:input_frames] = truth.position[:input_frames]
+    meta = {"rollout_start": input_frames, "model": "nclaw", "diverged_at": diverged,
+            "divergence_reason": reason, "name": truth.metadata.get("name", "00000")}
+    return Trajectory(out, truth.particle_type, dt=truth.dt, extras={k: truth.extras[k] for k in ("mass",)
+                                                                    if k in truth.extras}, metadata=meta)
