@@ -14,9 +14,9 @@ flattened, node (i, j[, k]) at ``(i, j, k) * dx``, index ``(i * ny + j) * nz + k
           ``F_trial = (I + dt C_p) F_p``, then the material's return mapping.
 
 Each kernel thread handles a ``chunk`` of consecutive particles or nodes (a loop in the kernel):
-on CPU this amortises Warp's per-thread argument set-up, which otherwise dominates (measured: the grid
-update fell from 10 ms to ~1 ms at 65^3 nodes); on CUDA chunk = 1. The iterations are independent, so
-the adjoint of the chunk loop is exact.
+on CPU this amortises Warp's per-thread argument set-up, which otherwise dominates (measured on a shared
+2-core machine: the grid update at 65^3 nodes fell from ~10 ms to ~2 ms); on CUDA chunk = 1. The
+iterations are independent and nothing after the loop uses them, so its adjoint is exact.
 
 Variants: ``p2g_external`` reads tau from an array instead of the material table and ``g2p_trial``
 returns ``F_trial`` unprojected, for constitutive laws evaluated outside (e.g. in torch).
