@@ -9,7 +9,6 @@ height, bulk modulus, viscosity. ~1-3k particles on a 64^2 grid: a trajectory ta
     simengine run scenes/dam_break.py
     simengine generate scenes/dam_break.py --out data/dam2d --train 20 --valid 4 --test 4
 """
-import os
 
 import numpy as np
 
@@ -23,8 +22,7 @@ PREVIEW = dict(max_frames=151)
 
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
-                  device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  device=device, seed=int(rng.integers(2**31)))
     lower, upper = scene.region
     width, height = rng.uniform(0.20, 0.35), rng.uniform(0.30, 0.50)
     # sound speed sqrt(K / rho) = 10-14 m/s against a surge of ~sqrt(2 g H) < 3.2 m/s: Mach < 0.35

@@ -23,8 +23,7 @@ BUNNY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "assets",
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=3, domain=(1.0, 1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
                   boundary_friction=float(rng.uniform(0.2, 0.8)),
-                  device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  device=device, seed=int(rng.integers(2**31)))
     lower, upper = scene.region
     size = rng.uniform(0.25, 0.35)
     center = np.array([rng.uniform(0.4, 0.6), rng.uniform(0.55, 0.75) - 0.5 * size, rng.uniform(0.4, 0.6)])

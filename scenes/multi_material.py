@@ -8,7 +8,6 @@ a random box, ball or upright cylinder at a random height with a random spin-fre
 
     simengine run scenes/multi_material.py
 """
-import os
 
 import numpy as np
 
@@ -45,8 +44,7 @@ def random_lump(center, size, rng: np.random.Generator):
 
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=3, domain=(1.0, 1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
-                  boundary_friction=0.3, device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  boundary_friction=0.3, device=device, seed=int(rng.integers(2**31)))
     lower, upper = scene.region
     names = rng.permutation(["water", "sand", "jelly", "goo"])
     for slot, name in enumerate(names):

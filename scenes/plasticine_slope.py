@@ -8,7 +8,6 @@ ball or cylinder), size, yield stress and stiffness.
 
     simengine run scenes/plasticine_slope.py
 """
-import os
 
 import numpy as np
 
@@ -29,8 +28,7 @@ def slope(angle_deg: float, through=(0.0, 0.0)) -> shapes.Plane:
 
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=3, domain=(1.0, 1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
-                  boundary_friction=0.5, device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  boundary_friction=0.5, device=device, seed=int(rng.integers(2**31)))
     lower, upper = scene.region
     angle = rng.uniform(20.0, 40.0)
     top = np.array([lower[0], 0.62])  # the slope leaves the left wall at this height

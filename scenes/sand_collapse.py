@@ -9,7 +9,6 @@ takes seconds on a CPU, which suits the learned-simulator demo.
     simengine run scenes/sand_collapse.py
     simengine generate scenes/sand_collapse.py --out data/sand2d --train 20 --valid 4 --test 4
 """
-import os
 
 import numpy as np
 
@@ -24,8 +23,7 @@ PREVIEW = dict(max_frames=101)
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
                   boundary_friction=float(rng.uniform(0.3, 0.6)),
-                  device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  device=device, seed=int(rng.integers(2**31)))
     floor, top = scene.region
     width, height = rng.uniform(0.18, 0.30), rng.uniform(0.30, 0.50)
     left = rng.uniform(floor[0], 0.55)

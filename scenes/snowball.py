@@ -10,7 +10,6 @@ stretch, hardening, stiffness.
 
     simengine run scenes/snowball.py
 """
-import os
 
 import numpy as np
 
@@ -24,8 +23,7 @@ PREVIEW = dict(max_frames=81, view=(-15.0, 15.0))
 
 def make_scene(rng: np.random.Generator, device=None, grid_res=GRID_RES) -> Scene:
     scene = Scene(dim=3, domain=(1.0, 1.0, 1.0), grid_res=grid_res, dt=DT, boundary="separate",
-                  boundary_friction=0.4, device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
-                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None, seed=int(rng.integers(2**31)))
+                  boundary_friction=0.4, device=device, seed=int(rng.integers(2**31)))
     lower, upper = scene.region
     x_wall = rng.uniform(0.65, 0.8)
     scene.add_collider(shapes.Plane(normal=(-1.0, 0.0, 0.0), offset=-x_wall), friction=float(rng.uniform(0.2, 0.8)),

@@ -17,6 +17,7 @@ solver and the initial state (see `simengine.mpm.differentiable`).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -30,7 +31,7 @@ PAD = 3  # wall thickness in grid nodes
 class Scene:
     """An MPM scene. See the module docstring; every argument is validated with a clear error."""
 
-    def __init__(self, dim=3, domain=(1.0, 1.0, 1.0), grid_res=64, device="cpu", seed=0, dt=None, gravity=None,
+    def __init__(self, dim=3, domain=(1.0, 1.0, 1.0), grid_res=64, device=None, seed=0, dt=None, gravity=None,
                  boundary="separate", boundary_friction=0.0, threads=None, cfl=0.5, dtype="float32"):
         if dim not in (2, 3):
             raise InputError(f"dim = {dim!r} is not one of [2, 3]")
@@ -43,7 +44,7 @@ class Scene:
         if not isinstance(grid_res, (int, np.integer)):
             raise InputError(f"grid_res = {grid_res!r} must be an integer")
         check_range("grid_res", int(grid_res), 8, 1024)
-        self.domain, self.grid_res, self.device, self.seed = domain, int(grid_res), device, seed
+        self.domain, self.grid_res, self.seed = domain, int(grid_res), seed
         self.dx = float(domain.max()) / self.grid_res
         self.cells = tuple(int(math.ceil(length / self.dx - 1e-9)) for length in domain)
         if gravity is None:
@@ -58,6 +59,13 @@ class Scene:
         if dt is not None:
             check_range("dt", float(dt), 0.0, None, low_open=True)
         self._dt = None if dt is None else float(dt)
+        # `simengine generate` runs several worker processes and tells each, through the environment,
+        # which device to use and to stay on one thread, so scene scripts need not pass these on.
+        if device is None:
+            device = os.environ.get("SIMENGINE_DEVICE", "cpu")
+        self.device = device
+        if threads is None and os.environ.get("SIMENGINE_THREADS"):
+            threads = int(os.environ["SIMENGINE_THREADS"])
         if threads is not None:
             check_range("threads", int(threads), 1, 256)
         self.threads, self.dtype = threads, dtype
