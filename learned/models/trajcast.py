@@ -35,6 +35,8 @@ from learned.equivariant import Interaction, RadialEmbedding, periodic_radius_gr
 from learned.registry import register
 
 VELOCITY_IRREPS = o3.Irreps("2x0e + 1x1o + 1x2e")   # 1, |v|², v, Y²(v)
+#: config keys that only affect rollouts: a checkpoint may be loaded with other values
+INFERENCE_KEYS = ("thermostat_temperature", "thermostat_tau_fs", "max_heating", "seed")
 
 
 def hidden_irreps(channels: int, l_max: int) -> o3.Irreps:
@@ -139,6 +141,12 @@ class TrajCast(LearnedSimulator):
                           "velocity_change_rms": float(np.sqrt((dv ** 2).mean())),
                           "mean_neighbors": float(np.mean(counts)), "md_timestep_fs": md_step})
 
+    def set_extra_state(self, state):
+        # Rollout-only settings (thermostat, heat-up limit, seed) may differ from the checkpoint's.
+        saved = dict(state.get("config") or {})
+        saved.update({k: self.config[k] for k in INFERENCE_KEYS})
+        super().set_extra_state({**state, "config": saved})
+
     def set_summary(self, summary: dict) -> None:
         super().set_summary(summary)
         self.velocity_rms = float(summary.get("velocity_rms", 1.0))
@@ -195,9 +203,26 @@ class TrajCast(LearnedSimulator):
         return (batch["position"][frame], batch["velocity"][frame], batch["species"], batch["mass"],
                 batch["cell"], batch.get("batch"))
 
-    def one_step_loss(self, batch: dict, *, generator=None, noise: bool = True):
-        position, velocity, species, mass, cell, sample = self._inputs(batch, 0)
-        target_dx, target_v = batch["target_displacement"][0], batch["target_velocity"][0]
+    def training_step(self, batch: dict, *, generator=None, pushforward: int = 0, noise: bool = True):
+        """Single-step loss; with ``pushforward`` k the input is the model's own k-step forecast from frame
+        0 (no gradient; Brandstetter et al., ICLR 2022) and the target is the true state at frame k + 1."""
+        position, velocity = batch["position"][0], batch["velocity"][0]
+        if pushforward:
+            with torch.no_grad():
+                for k in range(pushforward):
+                    window = {**batch, "position": position[None], "velocity": velocity[None]}
+                    nxt = self.predict_next(window)
+                    position, velocity = nxt["position"], nxt["velocity"]
+        return self.one_step_loss(batch, generator=generator, noise=noise, frame=pushforward,
+                                  state=(position, velocity))
+
+    def one_step_loss(self, batch: dict, *, generator=None, noise: bool = True, frame: int = 0, state=None):
+        """Normalised MSE of (Δx, v') from ``state`` (default: the true frame ``frame``) to frame + 1."""
+        _, _, species, mass, cell, sample = self._inputs(batch, frame)
+        position, velocity = state if state is not None else (batch["position"][frame], batch["velocity"][frame])
+        # true next state relative to the input: target Δx plus the input's offset from the true frame
+        offset = minimum_image(batch["position"][frame] - position, cell, sample)
+        target_dx, target_v = batch["target_displacement"][frame] + offset, batch["target_velocity"][frame]
         std = float(self.config["noise_std"]) if noise else 0.0
         if std > 0:   # noisy inputs, targets that still land on the true next state
             eps = std * torch.randn(position.shape, generator=generator, device=position.device, dtype=position.dtype)
@@ -249,6 +274,14 @@ class TrajCast(LearnedSimulator):
         positions += [positions[-1] if positions else window["position"][0]] * pad
         velocities += [velocities[-1] if velocities else window["velocity"][0]] * pad
         return Rollout(torch.stack(positions), {"velocity": torch.stack(velocities)}, diverged_at, reason)
+
+
+def minimum_image(d, cell, batch=None):
+    """Displacements (N, 3) reduced to the nearest periodic image of their sample's cell."""
+    cell = cell.reshape(-1, 3, 3).to(d)
+    c = cell[batch] if batch is not None else cell[0].expand(d.shape[0], 3, 3)
+    frac = torch.linalg.solve(c.transpose(1, 2), d[..., None])[..., 0]
+    return torch.einsum("ni,nij->nj", frac - torch.round(frac), c)
 
 
 def wrap(position, cell, batch=None):

@@ -13,6 +13,8 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=int, default=None, help="only the first N trajectories")
     parser.add_argument("--out", default=None, help="output folder (default RUN/rollout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="model.KEY=VALUE",
+                        help="change a rollout-time model setting, e.g. --set model.thermostat_temperature=100")
 
 
 def main(args) -> int:
@@ -25,7 +27,15 @@ def main(args) -> int:
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     path = resolve_checkpoint(args.run, args.checkpoint)
-    model = model_from_checkpoint(path)
+    if args.overrides:  # rollout-time settings the model allows to differ from training (e.g. a thermostat)
+        from learned.train.checkpoint import load_checkpoint
+        from simengine.commands.train import parse_overrides
+
+        state = load_checkpoint(path)
+        state["model_config"].update(parse_overrides(args.overrides, {"model": {}, "train": {}})["model"])
+        model = model_from_checkpoint(state)
+    else:
+        model = model_from_checkpoint(path)
     run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.dirname(path))
     out = args.out or os.path.join(run_dir, "rollout")
     preds = rollout_split(model, args.data, args.split, out, steps=args.steps, limit=args.limit,

@@ -191,6 +191,11 @@ def test_train_rollout_compare_commands(argon_dataset, tmp_path):
                  "--set", "train.val_rollout_steps=0", "--set", "train.val_windows=4", "--set", "train.num_threads=1"]) == 0
     assert main(["rollout", run, "--data", argon_dataset, "--split", "test", "--steps", "12", "--quiet"]) == 0
     assert main(["compare", run, "--data", argon_dataset, "--split", "test", "--quiet"]) == 0
+    thermostatted = str(tmp_path / "nvt")
+    assert main(["rollout", run, "--data", argon_dataset, "--split", "test", "--steps", "4", "--quiet", "--out",
+                 thermostatted, "--set", "model.thermostat_temperature=120"]) == 0
+    # settings that change the network cannot be overridden at rollout: a clear error, exit status 1
+    assert main(["rollout", run, "--data", argon_dataset, "--steps", "4", "--quiet", "--set", "model.channels=4"]) == 1
     metrics = json.load(open(tmp_path / "run" / "compare" / "metrics.json"))
     s = metrics["summary"]
     assert s["forecast_multiple_of_md_step"] == 10 and s["forecast_steps"] == 12
