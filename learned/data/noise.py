@@ -1,8 +1,8 @@
 """Training noise that teaches a one-step model to correct its own rollout errors.
 
 * Random-walk noise (GNS, Sanchez-Gonzalez et al., ICML 2020, sec. 3): the noise on the W-1 input
-  velocities is a random walk whose last step has standard deviation ``std``; positions get its
-  cumulative sum (the first frame stays exact). Per velocity step std/sqrt(W-1).
+  velocities is a random walk of W-1 steps of std std/sqrt(W-1), so the most recent velocity's noise
+  has standard deviation ``std``; positions get its cumulative sum (the first frame stays exact).
 * Gaussian noise (MeshGraphNets, Pfaff et al., ICLR 2021, sec. 3): i.i.d. N(0, std²) on the most
   recent positions only.
 
@@ -25,14 +25,15 @@ def random_walk_noise(position: torch.Tensor, std: float, fixed: torch.Tensor | 
         fixed: (N,) bool, particles that get no noise.
 
     Returns:
-        (W, N, D) noise; frame 0 is zero and frame t is the sum of t velocity-noise steps.
+        (W, N, D) noise; frame 0 is zero, frame t the sum of the first t velocity noises.
     """
     frames = position.shape[0]
     if frames < 2 or std <= 0:
         return torch.zeros_like(position)
     steps = torch.randn(position[1:].shape, generator=generator, dtype=position.dtype,
                         device=position.device) * (std / math.sqrt(frames - 1))
-    noise = torch.cat([torch.zeros_like(position[:1]), torch.cumsum(steps, 0)], 0)
+    velocity_noise = torch.cumsum(steps, 0)  # the random walk: last velocity has std `std`
+    noise = torch.cat([torch.zeros_like(position[:1]), torch.cumsum(velocity_noise, 0)], 0)
     if fixed is not None:
         noise = noise * (~fixed).to(noise.dtype)[None, :, None]
     return noise

@@ -10,8 +10,8 @@ Euler step in frame units (Δt = 1 between recorded frames) then gives
     v_{t+1} = (x_t - x_{t-1}) + a_t,        x_{t+1} = x_t + v_{t+1}.
 
 Node features (N, F): the H-1 normalised velocities, the distances to the box faces divided by
-the connectivity radius R and clipped to [-1, 1] (2D values), a learned embedding of the particle
-type, and optional per-particle material parameters. Edge features (E, D+1) for every pair within
+the connectivity radius R and clipped to [-c, c] (2D values; c = ``boundary_clip``, 1 in the
+paper), a learned embedding of the particle type, and optional per-particle material parameters. Edge features (E, D+1) for every pair within
 R: the displacement (x_j - x_i)/R and its norm; both are translation invariant. Encoder, 10
 unshared interaction-network blocks at latent 128, and decoder are 2-hidden-layer MLPs with
 LayerNorm (none on the decoder). Training: MSE between predicted and true normalised
@@ -39,12 +39,15 @@ class GNS(LearnedSimulator):
     Config: dim (from the dataset), input_frames 6, latent 128, message_passing_steps 10,
     mlp_layers 2, radius (default: the dataset's ``default_connectivity_radius``), max_neighbors
     (None = all within R), num_particle_types 16, type_embedding 16, material_features 0 (> 0 reads
-    ``material_params`` (N, P)), noise "random_walk" with noise_std 3e-4, graph_backend "warp".
+    ``material_params`` (N, P)), boundary_clip 1 (wall distances seen up to this many radii; raise it
+    when the solver's walls lie inside the metadata ``bounds``), noise "random_walk" with noise_std
+    3e-4, graph_backend "warp".
     """
 
     defaults = dict(dim=None, input_frames=6, latent=128, message_passing_steps=10, mlp_layers=2,
                     radius=None, max_neighbors=None, num_particle_types=16, type_embedding=16,
-                    material_features=0, noise="random_walk", noise_std=3e-4, graph_backend="warp")
+                    material_features=0, boundary_clip=1.0, noise="random_walk", noise_std=3e-4,
+                    graph_backend="warp")
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -129,8 +132,9 @@ class GNS(LearnedSimulator):
         if self.bounds is not None:
             b = self.bounds.to(pos)
             open_axes = (~self.periodic.to(pos.device)).to(pos.dtype)
-            lower = ((current - b[:, 0]) / radius).clamp(-1.0, 1.0) * open_axes
-            upper = ((b[:, 1] - current) / radius).clamp(-1.0, 1.0) * open_axes
+            clip = float(c["boundary_clip"])
+            lower = ((current - b[:, 0]) / radius).clamp(-clip, clip) * open_axes
+            upper = ((b[:, 1] - current) / radius).clamp(-clip, clip) * open_axes
             boundary = torch.cat([lower, upper], -1)
         features += [boundary, self.embedding(window["particle_type"])]
         if c["material_features"]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from simengine.errors import InputError
 
@@ -44,59 +43,69 @@ def horizon_means(per_step: np.ndarray, horizons=HORIZONS) -> dict:
     return out
 
 
-def chamfer_distance(a, b, chunk: int = 4096) -> float:
+def chamfer_distance(a, b) -> float:
     """Symmetric Chamfer distance between point sets a (N, D) and b (M, D) (squared distances)."""
-    a, b = torch.as_tensor(np.asarray(a), dtype=torch.float64), torch.as_tensor(np.asarray(b), dtype=torch.float64)
+    from scipy.spatial import cKDTree
 
-    def nearest(x, y):
-        return torch.cat([torch.cdist(x[i:i + chunk], y).min(1).values ** 2 for i in range(0, len(x), chunk)])
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    to_b, _ = cKDTree(b).query(a)
+    to_a, _ = cKDTree(a).query(b)
+    return float((to_b ** 2).mean() + (to_a ** 2).mean())
 
-    return float(nearest(a, b).mean() + nearest(b, a).mean())
+
+def _squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.maximum((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * x @ y.T, 0.0)
 
 
-def _softmin(eps: float, cost: torch.Tensor, log_weight: torch.Tensor, potential: torch.Tensor) -> torch.Tensor:
+def _softmin(eps: float, cost: np.ndarray, log_weight: np.ndarray, potential: np.ndarray) -> np.ndarray:
     """-ε log Σ_j w_j exp((h_j - C_ij)/ε) for every i: the Sinkhorn update of the other side."""
-    return -eps * torch.logsumexp(log_weight[None, :] + (potential[None, :] - cost) / eps, dim=1)
+    from scipy.special import logsumexp
+
+    return -eps * logsumexp(log_weight[None, :] + (potential[None, :] - cost) / eps, axis=1)
 
 
-def sinkhorn_potentials(x: torch.Tensor, y: torch.Tensor, epsilon: float, *, scaling: float = 0.5,
-                        tol: float = 1e-6, max_iter: int = 1000) -> tuple:
+def sinkhorn_potentials(x: np.ndarray, y: np.ndarray, epsilon: float, *, scaling: float = 0.5,
+                        tol: float = 1e-7, max_iter: int = 1000) -> tuple:
     """Dual potentials of OT_ε(x, y), OT_ε(x, x), OT_ε(y, y) for uniform weights, cost |x - y|².
 
     Symmetrised log-domain Sinkhorn with ε-annealing (Feydy et al. 2019, sec. 3.3): starting at
-    ε₀ = max C, every iteration averages each potential with its Sinkhorn update and shrinks ε by
-    ``scaling`` until it reaches ``epsilon``; at ``epsilon`` the averaged iterations go on until no
-    potential moves by more than ``tol`` · max C (at most ``max_iter``), then one plain
-    (unaveraged) Sinkhorn step ends it. Returns (f_xy, g_xy, p_x, p_y): OT_ε(x, y) = <a, f_xy> +
-    <b, g_xy>, OT_ε(x, x) = 2 <a, p_x>, OT_ε(y, y) = 2 <b, p_y>.
+    ε₀ = max C, every iteration replaces each potential by the average of itself and its Sinkhorn
+    update, h <- (h + T(h'))/2, and shrinks ε by ``scaling`` until it reaches ``epsilon``; at
+    ``epsilon`` the iterations go on until none of the three dual values moves by more than
+    ``tol`` · max C (at most ``max_iter``); a last simultaneous plain step ends it. The updates are
+    simultaneous, so for x = y all potentials coincide and S_ε(x, x) = 0 exactly. Returns
+    (f_xy, g_xy, p_x, p_y): OT_ε(x, y) = <a, f_xy> + <b, g_xy>, OT_ε(x, x) = 2 <a, p_x>, and
+    OT_ε(y, y) = 2 <b, p_y>.
     """
-    c_xy = torch.cdist(x, y) ** 2
-    c_xx, c_yy = torch.cdist(x, x) ** 2, torch.cdist(y, y) ** 2
+    c_xy, c_xx, c_yy = _squared_distances(x, y), _squared_distances(x, x), _squared_distances(y, y)
     scale = max(float(c_xy.max()), float(c_xx.max()), float(c_yy.max()), 1e-300)
-    log_a = torch.full((x.shape[0],), -math.log(x.shape[0]), dtype=x.dtype)
-    log_b = torch.full((y.shape[0],), -math.log(y.shape[0]), dtype=y.dtype)
+    log_a = np.full(x.shape[0], -math.log(x.shape[0]))
+    log_b = np.full(y.shape[0], -math.log(y.shape[0]))
+
+    def step(eps, f, g, p, q):
+        return (_softmin(eps, c_xy, log_b, g), _softmin(eps, c_xy.T, log_a, f),
+                _softmin(eps, c_xx, log_a, p), _softmin(eps, c_yy, log_b, q))
+
+    def values(f, g, p, q):
+        return np.array([f.mean() + g.mean(), p.mean(), q.mean()])
+
     eps = max(scale, epsilon)
-    f, g = _softmin(eps, c_xy, log_b, log_b * 0), _softmin(eps, c_xy.T, log_a, log_a * 0)
-    p, q = _softmin(eps, c_xx, log_a, log_a * 0), _softmin(eps, c_yy, log_b, log_b * 0)
+    f, g, p, q = step(eps, 0 * log_a, 0 * log_b, 0 * log_a, 0 * log_b)
+    last = values(f, g, p, q)
     for _ in range(max_iter):
         eps = max(epsilon, eps * scaling)
-        f_new = _softmin(eps, c_xy, log_b, g)
-        g_new = _softmin(eps, c_xy.T, log_a, f_new)
-        p_new = 0.5 * (p + _softmin(eps, c_xx, log_a, p))
-        q_new = 0.5 * (q + _softmin(eps, c_yy, log_b, q))
-        change = max(float((a - b).abs().max()) for a, b in ((f_new, f), (g_new, g), (p_new, p), (q_new, q)))
-        f, g, p, q = f_new, g_new, p_new, q_new
-        if eps == epsilon and change < tol * scale:
+        f, g, p, q = (0.5 * (old + new) for old, new in zip((f, g, p, q), step(eps, f, g, p, q)))
+        current = values(f, g, p, q)
+        converged = float(np.abs(current - last).max()) < tol * scale
+        last = current
+        if eps == epsilon and converged:
             break
-    f, g = _softmin(epsilon, c_xy, log_b, g), _softmin(epsilon, c_xy.T, log_a, f)
-    return f, g, _softmin(epsilon, c_xx, log_a, p), _softmin(epsilon, c_yy, log_b, q)
+    return step(epsilon, f, g, p, q)
 
 
 def entropic_ot(x, y, epsilon: float, **kwargs) -> float:
     """OT_ε(x, y) = min_P <P, C> + ε KL(P | a⊗b), uniform weights, cost |x - y|² (dual value)."""
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(y), dtype=torch.float64)
-    f, g, _, _ = sinkhorn_potentials(x, y, epsilon, **kwargs)
+    f, g, _, _ = sinkhorn_potentials(np.asarray(x, np.float64), np.asarray(y, np.float64), epsilon, **kwargs)
     return float(f.mean() + g.mean())
 
 
@@ -105,10 +114,9 @@ def sinkhorn_divergence(a, b, epsilon: float | None = None, **kwargs) -> float:
 
     ``kwargs`` go to `sinkhorn_potentials` (scaling, tol, max_iter).
     """
-    x = torch.as_tensor(np.asarray(a), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(b), dtype=torch.float64)
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if epsilon is None:
-        epsilon = 0.05 * float((torch.cdist(x, y) ** 2).mean())
+        epsilon = 0.05 * float(_squared_distances(x, y).mean())
     if epsilon <= 0:
         return 0.0
     f, g, p, q = sinkhorn_potentials(x, y, epsilon, **kwargs)

@@ -1,72 +1,14 @@
-"""Tiny synthetic datasets in the LagrangeBench layout for the learned-simulator tests.
-
-* ``ballistic_dataset``: 2D particles under constant gravity in the unit box with elastic-ish
-  reflections at the walls, plus a static row of wall particles (type SOLID_WALL): closed-form
-  motion that a constant-velocity guess gets wrong and a GNS can learn.
-* ``mesh_dataset``: a triangulated 4 x 4 sheet spinning rigidly about its centre (centripetal
-  acceleration) with its corner nodes marked kinematic.
-"""
-import numpy as np
+"""Tiny toy datasets (`learned.data.synthetic`) shared by the learned-simulator tests."""
 import pytest
 
-from simengine.io import ParticleType, Trajectory
-from simengine.io import write_dataset as write_dataset_folder
-
-
-def ballistic_trajectory(rng, frames=30, particles=40, gravity=-4e-4, restitution=0.9):
-    pos = np.empty((frames, particles, 2))
-    x = np.column_stack([rng.uniform(0.15, 0.85, particles), rng.uniform(0.4, 0.9, particles)])
-    v = rng.normal(0.0, 0.006, (particles, 2))
-    for t in range(frames):
-        pos[t] = x
-        v = v + np.array([0.0, gravity])
-        x = x + v
-        for d, (lo, hi) in enumerate([(0.1, 0.9), (0.1, 0.9)]):
-            low, high = x[:, d] < lo, x[:, d] > hi
-            x[low, d] = 2 * lo - x[low, d]
-            x[high, d] = 2 * hi - x[high, d]
-            v[low | high, d] *= -restitution
-    walls = np.column_stack([np.linspace(0.1, 0.9, 9), np.full(9, 0.08)])
-    position = np.concatenate([pos, np.broadcast_to(walls, (frames, 9, 2))], 1)
-    types = np.array([ParticleType.FLUID] * particles + [ParticleType.SOLID_WALL] * 9)
-    return Trajectory(position, types, dt=0.01)
-
-
-def sheet_trajectory(rng, frames=12, side=4):
-    g = np.linspace(-0.1, 0.1, side)
-    rest = np.array([(x, y) for y in g for x in g])
-    cells = []
-    for j in range(side - 1):
-        for i in range(side - 1):
-            a = j * side + i
-            cells += [(a, a + 1, a + side + 1), (a, a + side + 1, a + side)]
-    omega = rng.uniform(0.05, 0.1)
-    centre = np.array([0.5, 0.5]) + rng.uniform(-0.1, 0.1, 2)
-    pos = []
-    for t in range(frames):
-        c, s = np.cos(omega * t), np.sin(omega * t)
-        pos.append(centre + rest @ np.array([[c, s], [-s, c]]))
-    types = np.zeros(side * side, dtype=np.int32)
-    types[[0, side - 1, side * (side - 1), side * side - 1]] = ParticleType.SOLID_WALL
-    return Trajectory(np.array(pos), types, dt=0.01,
-                      extras={"cells": np.array(cells, dtype=np.int32), "mesh_pos": rest.astype(np.float32)})
-
-
-def write_dataset(root, make, counts=(("train", 3), ("valid", 1), ("test", 2)), seed=0, radius=0.1):
-    """A dataset folder through `simengine.io.write_dataset` (statistics over the train split)."""
-    rng = np.random.default_rng(seed)
-    splits = {split: [make(rng) for _ in range(count)] for split, count in counts}
-    meta = {"dx": 0.02, "bounds": [[0.0, 1.0], [0.0, 1.0]], "periodic_boundary_conditions": [False, False],
-            "default_connectivity_radius": radius}
-    write_dataset_folder(root, splits, meta)
-    return str(root)
+from learned.data.synthetic import ballistic_trajectory, sheet_trajectory, write_toy_dataset
 
 
 @pytest.fixture(scope="session")
 def ballistic_dataset(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("ballistic"), ballistic_trajectory)
+    return write_toy_dataset(tmp_path_factory.mktemp("ballistic"), ballistic_trajectory)
 
 
 @pytest.fixture(scope="session")
 def mesh_dataset(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("sheet"), sheet_trajectory, radius=0.05)
+    return write_toy_dataset(tmp_path_factory.mktemp("sheet"), sheet_trajectory, radius=0.05)
