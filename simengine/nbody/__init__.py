@@ -18,4 +18,5 @@ from simengine.nbody._orbits import (  # noqa: F401
     ELEMENT_COLUMNS, circular_merger_time, elements, kepler_state, peters_mathews_rates, periastron_advance,
 )
 from simengine.nbody._pn import PN_BITS, pn_accelerations  # noqa: F401
+from simengine.nbody._scene import SimulationScene  # noqa: F401
 from simengine.nbody._simulation import Simulation  # noqa: F401

@@ -101,7 +101,7 @@ class Simulation:
                              f"{np.shape(position)}, {np.shape(velocity)}")
         bad = np.flatnonzero(~(np.isfinite(m) & (m > 0)))
         if len(bad):
-            raise InputError(f"mass[{bad[0]}] = {m[bad[0]]!r} is outside the allowed range (0, inf)")
+            raise InputError(f"mass[{bad[0]}] = {float(m[bad[0]])!r} is outside the allowed range (0, inf)")
         for name, arr in (("position", x), ("velocity", v)):
             if not np.isfinite(arr).all():
                 i = int(np.flatnonzero(~np.isfinite(arr).all(1))[0])
@@ -149,9 +149,9 @@ class Simulation:
     def energy(self) -> float:
         """Newtonian energy T + W with softening accounted as integrated: star-star pairs softened,
         every pair with a black hole Newtonian (identical to softened beyond 2.8 eps)."""
-        live = np.flatnonzero(self._alive)
+        live = np.flatnonzero(self._alive)  # absorbed black holes sit on their remnant: leave them out
         T = 0.5 * float((self._m[live] * (self._v[live] ** 2).sum(1)).sum())
-        phi = self._gravity.potentials(self._x, np.where(self._alive, self._m, 0.0), self._bh.astype(np.int32), live)
+        phi = self._gravity.potentials(self._x[live], self._m[live], self._bh[live].astype(np.int32))
         W = 0.5 * float((self._m[live] * phi).sum())
         if not self.soften_star_pairs:
             W += self._unsoftened_star_pairs_correction()
@@ -200,7 +200,13 @@ class Simulation:
         bar = tqdm(total=t_end - self.time, disable=not progress, desc="n-body", unit="t")
         while t_end - self.time > 1e-15 * max(1.0, abs(t_end)):
             dt = min(self._timestep(dt_max), t_end - self.time)
-            self._step(dt)
+            saved = self._snapshot()
+            try:
+                self._step(dt)
+            except SimulationError:
+                self._restore(saved)  # a failed step leaves the state of the last completed step
+                bar.close()
+                raise
             self.time = t_end if t_end - self.time - dt <= 1e-15 * max(1.0, abs(t_end)) else self.time + dt
             bar.update(dt)
         bar.close()
@@ -213,6 +219,17 @@ class Simulation:
         self.stats["outer_steps"] += 1
         self._check_finite(dt)
         self._rebuild_regions()
+
+    def _snapshot(self):
+        import copy
+
+        arrays = {k: getattr(self, k).copy() for k in ("_x", "_v", "_m", "_alive", "_merged_into")}
+        return arrays, copy.deepcopy(self._regions), self._acc.copy(), self.pn_work, list(self.mergers)
+
+    def _restore(self, saved):
+        arrays, self._regions, self._acc, self.pn_work, self.mergers = saved
+        for k, v in arrays.items():
+            setattr(self, k, v)
 
     def _groups(self):
         g = np.full(self.n_particles, -1, np.int32)
@@ -261,12 +278,13 @@ class Simulation:
             done = 0.0
             while done < dt:
                 stop = self._merger_check if self.merger_radius else None
+                before = r.stats["steps"]
                 t, work = self._ar.integrate(r, dt - done, stop=stop, time_origin=self.time + done)
+                self.stats["region_steps"] += r.stats["steps"] - before
                 self.pn_work += work
                 done += t
                 if done < dt:
                     r = self._merge(r, done)
-            self.stats["region_steps"] = sum(x.stats["steps"] for x in self._regions)
             _regions.write_back(r, self._x, self._v)
         dead = ~self._alive
         self._x[dead] = self._x[self._merged_into[dead]]
