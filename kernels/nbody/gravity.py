@@ -93,6 +93,40 @@ def softened_acceleration(
 
 
 @wp.kernel
+def softened_acceleration_rows(
+    pos: wp.array(dtype=wp.vec3d),
+    mass: wp.array(dtype=wp.float64),
+    group: wp.array(dtype=wp.int32),
+    row_begin: int,
+    row_end: int,
+    kind: int,
+    eps: wp.float64,
+    G: wp.float64,
+    out: wp.array(dtype=wp.vec3d),
+):
+    """Serial (dim=1) pass over the pairs i < j with i in [row_begin, row_end), adding each pair's
+    force to both particles (Newton's third law: half the pair evaluations of `softened_acceleration`).
+
+    For CPU threads: each thread owns a private `out` (all N particles), summed afterwards; rows are
+    split so that every thread gets the same number of pairs.
+    """
+    n = pos.shape[0]
+    for i in range(row_begin, row_end):
+        xi = pos[i]
+        gi = group[i]
+        mi = mass[i]
+        ai = wp.vec3d()
+        for j in range(i + 1, n):
+            if gi >= 0 and group[j] == gi:
+                continue
+            d = pos[j] - xi
+            f = (G * softened_force_factor(kind, wp.dot(d, d), eps)) * d
+            ai += mass[j] * f
+            out[j] = out[j] - mi * f
+        out[i] = out[i] + ai
+
+
+@wp.kernel
 def mixed_potential(
     pos: wp.array(dtype=wp.vec3d),
     mass: wp.array(dtype=wp.float64),

@@ -80,13 +80,38 @@ class FieldGravity:
         return out.numpy().copy()
 
     def accelerations(self, pos, mass, group, targets=None) -> np.ndarray:
-        """(len(targets), 3) softened accelerations; pairs with group[i] == group[j] >= 0 skipped."""
+        """(len(targets), 3) softened accelerations; pairs with group[i] == group[j] >= 0 skipped.
+
+        targets=None: all particles; on the CPU every pair is then evaluated once (third law).
+        """
         self._upload(pos, mass, group)
         if targets is None:
+            if self.device == "cpu":
+                return self._all_pairs()
             targets = np.arange(len(mass))
         wp = self.wp
         return self._run(self._kg.softened_acceleration, targets,
                          [self._group, self.kind, self.eps, self.G], wp.vec3d).reshape(-1, 3)
+
+    def _all_pairs(self) -> np.ndarray:
+        """All accelerations from the pair kernel: thread k takes rows [r_k, r_k+1) with equal pair
+        counts, r_k = N (1 - sqrt(1 - k/T)), into a private buffer; the buffers are summed."""
+        wp, n = self.wp, self._n
+        parts = min(self.threads, max(1, n // 64))
+        rows = [int(round(n * (1.0 - np.sqrt(1.0 - k / parts)))) for k in range(parts + 1)]
+        bufs = [wp.zeros(n, dtype=wp.vec3d, device=self.device) for _ in range(parts)]
+
+        def launch(k):
+            wp.launch(self._kg.softened_acceleration_rows, dim=1, device=self.device,
+                      inputs=[self._pos, self._mass, self._group, rows[k], rows[k + 1], self.kind, self.eps,
+                              self.G, bufs[k]])
+
+        if self._pool is None or parts == 1:
+            for k in range(parts):
+                launch(k)
+        else:
+            list(self._pool.map(launch, range(parts)))
+        return np.sum([b.numpy() for b in bufs], axis=0)
 
     def potentials(self, pos, mass, is_bh, targets=None) -> np.ndarray:
         """(len(targets),) potential per unit mass: Newtonian for pairs with a black hole, else softened."""

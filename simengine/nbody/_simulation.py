@@ -240,7 +240,10 @@ class Simulation:
     def _field_acc(self, targets):
         acc = np.zeros((self.n_particles, 3)) if self._acc is None else self._acc
         m = np.where(self._alive, self._m, 0.0)
-        acc[targets] = self._gravity.accelerations(self._x, m, self._groups(), targets)
+        if len(targets) == self._alive.sum():  # everyone alive: the all-pairs path (absorbed holes have m = 0)
+            acc[targets] = self._gravity.accelerations(self._x, m, self._groups())[targets]
+        else:
+            acc[targets] = self._gravity.accelerations(self._x, m, self._groups(), targets)
         return acc
 
     def _timestep(self, dt_max):
