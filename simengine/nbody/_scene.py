@@ -59,7 +59,7 @@ class SimulationScene:
             "region_radius": sim.region_radius, "pn_orders": list(sim.pn_orders), "tolerance": sim.tolerance,
             "orbital_elements_columns": list(ELEMENT_COLUMNS), "binary_pair": list(self.pair or []),
             "mergers": [list(m) for m in sim.mergers], "energy_start": e0, "energy_end": sim.energy(),
-            "pn_work": sim.pn_work, "bounds": _bounds(np.array(pos)), "dim": 3,
+            "pn_work": sim.pn_work, "merger_energy": sim.merger_energy, "bounds": _bounds(np.array(pos)), "dim": 3,
             **self.metadata,
         }
         extras = {"velocity": np.array(vel), "mass": mass0.astype(np.float64),

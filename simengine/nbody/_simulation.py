@@ -84,6 +84,7 @@ class Simulation:
         self.time = 0.0
         self.pn_work = 0.0          # work done by the PN forces (change of Newtonian energy they caused)
         self.mergers = []           # (time, kept id, absorbed id)
+        self.merger_energy = 0.0    # Newtonian energy change caused by mergers (the pairs' orbital energy)
         self.stats = {"outer_steps": 0, "region_steps": 0}
         self._regions = []
         self._acc = None
@@ -224,10 +225,11 @@ class Simulation:
         import copy
 
         arrays = {k: getattr(self, k).copy() for k in ("_x", "_v", "_m", "_alive", "_merged_into")}
-        return arrays, copy.deepcopy(self._regions), self._acc.copy(), self.pn_work, list(self.mergers)
+        return (arrays, copy.deepcopy(self._regions), self._acc.copy(), self.pn_work, list(self.mergers),
+                self.merger_energy)
 
     def _restore(self, saved):
-        arrays, self._regions, self._acc, self.pn_work, self.mergers = saved
+        arrays, self._regions, self._acc, self.pn_work, self.mergers, self.merger_energy = saved
         for k, v in arrays.items():
             setattr(self, k, v)
 
@@ -320,6 +322,11 @@ class Simulation:
         self._m[gk], self._m[gg] = m, 0.0
         self._alive[gg] = False
         self._merged_into[self._merged_into == gg] = gk
+        dx = _tree.path_difference(keep, gone, r.tree, r.edge_x)
+        dv = _tree.path_difference(keep, gone, r.tree, r.edge_v)
+        mu = r.mass[keep] * r.mass[gone] / m
+        # the pair's orbital energy leaves the Newtonian energy budget with the merger
+        self.merger_energy -= 0.5 * mu * float(dv @ dv) - self.G * r.mass[keep] * r.mass[gone] / np.linalg.norm(dx)
         self.mergers.append((self.time + done, gk, gg))
         left = np.arange(r.n) != gone
         members, mass = r.members[left], r.mass[left].copy()
