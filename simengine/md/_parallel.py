@@ -16,6 +16,9 @@ MIN_ITEMS_PER_THREAD = 512
 
 
 def default_threads(device: str) -> int:
+    """$SIMENGINE_THREADS (set by `simengine generate` for its workers), else up to 2 on CPU."""
+    if os.environ.get("SIMENGINE_THREADS"):
+        return max(1, int(os.environ["SIMENGINE_THREADS"]))
     return min(2, os.cpu_count() or 1) if device == "cpu" else 1
 
 

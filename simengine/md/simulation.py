@@ -11,6 +11,7 @@ make a run recordable on a `wp.Tape`.  Positions are kept unwrapped; `positions`
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,8 @@ class Simulation:
             "langevin" at ``temperature`` K with time constant ``damping_fs``).
         velocities: (N, 3) Å/fs, default zero.  masses: (N,) amu, default standard atomic masses.
         topology: bonds/angles/molecule ids for molecules.  skin: Verlet skin (Å).
-        dtype: "float32" or "float64".  device: "cpu" / "cuda".  seed: thermostat random stream.
+        dtype: "float32" or "float64".  device: "cpu" / "cuda" (default $SIMENGINE_DEVICE, else the best
+            available).  threads: CPU threads (default $SIMENGINE_THREADS, else 2).  seed: thermostat stream.
         min_distance: atoms closer than this (Å) at the start are an `InputError` (overlap).
         max_temperature: a run whose temperature exceeds this (K) stops with a `SimulationError`.
     """
@@ -65,7 +67,7 @@ class Simulation:
                  threads: int | None = None, min_distance: float = 0.5, max_temperature: float = 1.0e5,
                  check_every: int = 100):
         self.wp = wp = init_warp()
-        self.device = resolve_device(device)
+        self.device = resolve_device(device if device is not None else os.environ.get("SIMENGINE_DEVICE"))
         if dtype not in DTYPES:
             raise InputError(f"dtype = {dtype!r} is not one of {DTYPES}")
         self.dtype, self.scalar = dtype, (wp.float32 if dtype == "float32" else wp.float64)

@@ -77,19 +77,22 @@ def test_readout_conserves_momentum_and_centre_of_mass_motion():
     assert float((v_new - torch.cat([v, v2])).abs().max().detach()) > 1e-6   # the network did change velocities
 
 
-def test_periodic_graph_matches_brute_force_over_images():
+@pytest.mark.parametrize("method", ["torch", "warp"])
+@pytest.mark.parametrize("handedness", [1.0, -1.0])
+def test_periodic_graph_matches_brute_force_over_images(method, handedness):
     x, *_ = _state(n=80, seed=3)
-    senders, receivers, shifts = periodic_radius_graph(x, CELL, 4.5)
+    x, cell = handedness * x, handedness * CELL        # −1: a reflected, left-handed cell
+    senders, receivers, shifts = periodic_radius_graph(x, cell, 4.5, method=method)
     expected = set()
     for m in itertools.product(range(-1, 2), repeat=3):
-        d = x[None, :, :] + (torch.tensor(m, dtype=torch.float64) @ CELL) - x[:, None, :]
+        d = x[None, :, :] + (torch.tensor(m, dtype=torch.float64) @ cell) - x[:, None, :]
         i, j = torch.nonzero((d ** 2).sum(-1) < 4.5 ** 2, as_tuple=True)
         expected |= {(int(a), int(b), m) for a, b in zip(i, j) if a != b or m != (0, 0, 0)}
-    images = torch.round(shifts @ torch.linalg.inv(CELL)).long()
+    images = torch.round(shifts @ torch.linalg.inv(cell)).long()
     got = {(int(r), int(s), tuple(im.tolist())) for r, s, im in zip(receivers, senders, images)}
     assert got == expected
     with pytest.raises(InputError, match="half the smallest cell width"):
-        periodic_radius_graph(x, CELL, 6.0)
+        periodic_radius_graph(x, cell, 6.0, method=method)
 
 
 def test_unknown_species_is_a_clear_error():
