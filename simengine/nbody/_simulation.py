@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.errors import InputError, SimulationError, check_range
-from simengine.nbody import _orbits, _regions, _tree
+from simengine.nbody import _mergers, _orbits, _regions, _tree
 from simengine.nbody._gravity import NEWTONIAN_BEYOND, SOFTENING_KERNELS, FieldGravity
 from simengine.nbody._pn import PN_BITS, pn_mask
 from simengine.nbody._regularized import RegularizedIntegrator
@@ -296,45 +296,17 @@ class Simulation:
         self._v[dead] = self._v[self._merged_into[dead]]
 
     # -- black-hole mergers -----------------------------------------------------------------------
-    def _closest_bh_pair(self, r):
-        bh = np.flatnonzero(r.is_bh)
-        best = None
-        for a in range(len(bh)):
-            for b in range(a + 1, len(bh)):
-                i, j = bh[a], bh[b]
-                d = np.linalg.norm(_tree.path_difference(i, j, r.tree, r.edge_x))
-                rs = 2.0 * self.G * (r.mass[i] + r.mass[j]) / self.c ** 2
-                if d < self.merger_radius * rs and (best is None or d / rs < best[0]):
-                    best = (d / rs, i, j)
-        return best
-
     def _merger_check(self, r):
-        return self._closest_bh_pair(r) is not None
+        return _mergers.closest_pair(r, self.G, self.c, self.merger_radius) is not None
 
     def _merge(self, r, done):
-        _, i, j = self._closest_bh_pair(r)
-        keep, gone = (i, j) if r.mass[i] >= r.mass[j] else (j, i)
-        x, v = r.internal_positions(), r.internal_velocities()
-        m = r.mass[keep] + r.mass[gone]
-        x[keep] = (r.mass[keep] * x[keep] + r.mass[gone] * x[gone]) / m
-        v[keep] = (r.mass[keep] * v[keep] + r.mass[gone] * v[gone]) / m
-        gk, gg = int(r.members[keep]), int(r.members[gone])
-        self._m[gk], self._m[gg] = m, 0.0
-        self._alive[gg] = False
-        self._merged_into[self._merged_into == gg] = gk
-        dx = _tree.path_difference(keep, gone, r.tree, r.edge_x)
-        dv = _tree.path_difference(keep, gone, r.tree, r.edge_v)
-        mu = r.mass[keep] * r.mass[gone] / m
-        # the pair's orbital energy leaves the Newtonian energy budget with the merger
-        self.merger_energy -= 0.5 * mu * float(dv @ dv) - self.G * r.mass[keep] * r.mass[gone] / np.linalg.norm(dx)
-        self.mergers.append((self.time + done, gk, gg))
-        left = np.arange(r.n) != gone
-        members, mass = r.members[left], r.mass[left].copy()
-        mass[np.flatnonzero(members == gk)[0]] = m
-        tree = _tree.spanning_tree(x[left], mass)
-        new = _regions.RegionState(members=members, mass=mass, is_bh=r.is_bh[left], tree=tree,
-                                   edge_x=_tree.edges_from_absolute(x[left], tree),
-                                   edge_v=_tree.edges_from_absolute(v[left], tree), cm_x=r.cm_x, cm_v=r.cm_v)
+        _, i, j = _mergers.closest_pair(r, self.G, self.c, self.merger_radius)
+        new, (kept, gone, m, lost) = _mergers.merge_pair(r, i, j, self.G)
+        self._m[kept], self._m[gone] = m, 0.0
+        self._alive[gone] = False
+        self._merged_into[self._merged_into == gone] = kept
+        self.merger_energy -= lost
+        self.mergers.append((self.time + done, kept, gone))
         self._regions[self._regions.index(r)] = new
         return new
 

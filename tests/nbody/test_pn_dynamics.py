@@ -78,7 +78,11 @@ def test_25pn_circular_inspiral_time_matches_peters():
     sim = binary(m1, m2, a0, 0.0, c=c, pn_orders=("2.5",), merger_radius=a_stop / rs, softening=1e-3,
                  region_radius=5.0, tolerance=1e-10)
     want = nbody.circular_merger_time(a0, m1, m2, 1.0, c) - nbody.circular_merger_time(a_stop, m1, m2, 1.0, c)
+    e0 = sim.energy()
     sim.integrate(1.2 * want)
+    # energy bookkeeping closes: Newtonian energy = start + work of the PN forces + merger loss
+    assert sim.pn_work < 0 and sim.merger_energy > 0
+    assert abs(sim.energy() - sim.pn_work - sim.merger_energy - e0) < 1e-6 * abs(e0)
     assert len(sim.mergers) == 1
     t_merge, kept, gone = sim.mergers[0]
     assert abs(t_merge / want - 1) < 0.01
