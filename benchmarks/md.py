@@ -18,7 +18,7 @@ import numpy as np
 # run as a script, benchmarks/ comes first on sys.path and its learned.py would shadow the package
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from simengine import md  # noqa: E402
+from simengine import md
 
 POTENTIAL = md.LennardJones(sigma=3.40, epsilon=0.0104, cutoff=8.5, shift=True)
 DT = 2.0
@@ -155,7 +155,7 @@ def main(argv=None):
         rows.append((f"LAMMPS not run ({type(exc).__name__}: {exc})", float("nan")))
         check = None
     for name, rate in rows:
-        print(f"  {name:<48s} {rate / 1e6:8.3f} M atom-steps/s" if rate == rate else f"  {name}")
+        print(f"  {name:<48s} {rate / 1e6:8.3f} M atom-steps/s" if np.isfinite(rate) else f"  {name}")
     if check is not None:
         print(f"  LAMMPS vs simengine (float64) after the same {args.steps + 1} steps: max |Δx| = {check:.2e} Å")
     try:

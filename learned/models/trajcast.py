@@ -27,12 +27,11 @@ import torch
 from e3nn import o3
 from torch import nn
 
-from simengine.errors import DatasetError, InputError
-from simengine.md.units import ACCEL_PER_FORCE, BOLTZMANN
-
 from learned.base import LearnedSimulator, Rollout
 from learned.equivariant import Interaction, RadialEmbedding, periodic_radius_graph
 from learned.registry import register
+from simengine.errors import DatasetError, InputError
+from simengine.md.units import ACCEL_PER_FORCE, BOLTZMANN
 
 VELOCITY_IRREPS = o3.Irreps("2x0e + 1x1o + 1x2e")   # 1, |v|², v, Y²(v)
 #: config keys that only affect rollouts: a checkpoint may be loaded with other values
@@ -132,9 +131,9 @@ class TrajCast(LearnedSimulator):
         dv = np.concatenate([(t.target_velocity - t.velocity).reshape(-1, 3) for t in trajs])
         counts = []
         for t in trajs[:4]:
-            s, r, _ = periodic_radius_graph(torch.as_tensor(t.position[0]), torch.as_tensor(t.cell, dtype=torch.float32),
+            senders, _, _ = periodic_radius_graph(torch.as_tensor(t.position[0]), torch.as_tensor(t.cell, dtype=torch.float32),
                                             float(self.config["cutoff"]))
-            counts.append(len(s) / t.num_particles)
+            counts.append(len(senders) / t.num_particles)
         md_step = info.metadata.get("timestep_fs")
         self.set_summary({**self.summary, "velocity_rms": float(np.sqrt((v ** 2).mean())),
                           "displacement_rms": float(np.sqrt((dx ** 2).mean())),
@@ -307,7 +306,7 @@ def csvr_rescale(velocity, mass, batch, samples, temperature, dt_fs, tau_fs, rng
 def trajcast_rollout(model: TrajCast, position, velocity, species, mass, cell, steps: int):
     """Roll ``model`` out from one state given as arrays (no dataset); returns (positions, velocities)
     of shape (steps, N, 3) as NumPy arrays."""
-    t = lambda a, dtype=torch.float32: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
+    t = lambda a, dtype=torch.float32: torch.as_tensor(np.asarray(a), dtype=dtype)
     batch = {"position": t(position)[None], "velocity": t(velocity)[None], "species": t(species, torch.long),
              "mass": t(mass), "cell": t(cell)[None], "particle_type": torch.full((len(position),), 11)}
     result = model.rollout(batch, steps)

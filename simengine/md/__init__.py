@@ -7,14 +7,18 @@ triclinic) cells, velocity Verlet NVE and Langevin / CSVR NVT, metal units (Å, 
     traj = sim.run(steps=1000, record_every=10)
     sim.potential_energy(), sim.kinetic_energy(), sim.temperature()
 """
-from simengine.md.box import Box  # noqa: F401
-from simengine.md.extxyz import write_extxyz  # noqa: F401
-from simengine.md.lattice import fcc_lattice, liquid_box, molecular_box  # noqa: F401
-from simengine.md.neighbors import NeighborList  # noqa: F401
-from simengine.md.scenes import ForecastScene, forecast_stride  # noqa: F401
-from simengine.md.potentials import (POTENTIALS, Buckingham, LennardJones, Morse, PairPotential,  # noqa: F401
-                                     TabulatedPair, potential_from_config)
-from simengine.md.simulation import Simulation, State  # noqa: F401
-from simengine.md.thermostats import THERMOSTATS  # noqa: F401
-from simengine.md.topology import Topology  # noqa: F401
-from simengine.md import units  # noqa: F401
+from simengine.md import units
+from simengine.md.box import Box
+from simengine.md.extxyz import write_extxyz
+from simengine.md.lattice import fcc_lattice, liquid_box, molecular_box
+from simengine.md.neighbors import NeighborList
+from simengine.md.potentials import (POTENTIALS, Buckingham, LennardJones, Morse, PairPotential, TabulatedPair,
+                                     potential_from_config)
+from simengine.md.scenes import ForecastScene, forecast_stride
+from simengine.md.simulation import Simulation, State
+from simengine.md.thermostats import THERMOSTATS
+from simengine.md.topology import Topology
+
+__all__ = ["POTENTIALS", "THERMOSTATS", "Box", "Buckingham", "ForecastScene", "LennardJones", "Morse", "NeighborList",
+           "PairPotential", "Simulation", "State", "TabulatedPair", "Topology", "fcc_lattice", "forecast_stride",
+           "liquid_box", "molecular_box", "potential_from_config", "units", "write_extxyz"]

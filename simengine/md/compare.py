@@ -90,10 +90,10 @@ def summarise(results, meta: dict) -> dict:
                "trajectories": len(results), "forecast_steps": mean(lambda r: r["steps"]),
                "simulated_time_fs": mean(lambda r: r["steps"] * (tau or 0.0))}
     for key in ("prediction", "constant_velocity"):
-        summary[f"position_mse_{key}"] = {h: mean(lambda r, h=h: r["position_mse"][key].get(h))
+        summary[f"position_mse_{key}"] = {h: mean(lambda r, h=h, key=key: r["position_mse"][key].get(h))
                                           for h in results[0]["position_mse"][key]}
     for key in ("prediction", "reference"):
-        summary[key] = {m: mean(lambda r, m=m: r[key].get(m)) for m in
+        summary[key] = {m: mean(lambda r, m=m, key=key: r[key].get(m)) for m in
                         ("temperature_mean", "temperature_std", "diffusion_A2_per_fs", "drift_ev_per_atom_per_ps",
                          "max_excursion_ev_per_atom")}
     summary["rdf_error_rms"] = mean(lambda r: r["rdf_error"]["rms"])
@@ -151,7 +151,7 @@ def write_md_comparison(preds, truths, out_dir: str, *, title: str = "MD forecas
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1, default=lambda o: None)
-    plot = plot_md(results, os.path.join(out_dir, "md_observables.png"))
+    plot_md(results, os.path.join(out_dir, "md_observables.png"))
     text = summary_text(metrics["summary"])
     write_report(os.path.join(out_dir, "report.html"), title,
                  [("Summary", "<pre>" + text + "</pre>"), ("Observables (first trajectory)", image("md_observables.png"))])

@@ -129,7 +129,7 @@ class Simulation:
     def new_state(self, x=None, v=None, requires_grad: bool = False) -> State:
         """Fresh per-step buffers (zeros unless x, v given); pass to `step(out=...)` under a `wp.Tape`."""
         wp, n, dev = self.wp, self.num_atoms, self.device
-        make = lambda a: (wp.zeros(n, dtype=self.vec3, device=dev, requires_grad=requires_grad) if a is None  # noqa
+        make = lambda a: (wp.zeros(n, dtype=self.vec3, device=dev, requires_grad=requires_grad) if a is None
                           else wp.array(a, dtype=self.vec3, device=dev, requires_grad=requires_grad))
         return State(make(x), make(None), make(v), make(None),
                      wp.zeros(n, dtype=self.scalar, device=dev, requires_grad=requires_grad),
@@ -303,7 +303,7 @@ class Simulation:
 
     # ------------------------------------------------------------------ interop
     @classmethod
-    def from_ase(cls, atoms, potential, timestep_fs: float, **kwargs) -> "Simulation":
+    def from_ase(cls, atoms, potential, timestep_fs: float, **kwargs) -> Simulation:
         """Build from an `ase.Atoms` (positions, symbols, cell, pbc, masses and velocities)."""
         kwargs.setdefault("velocities", atoms.get_velocities() / ASE_TIME_FS)
         kwargs.setdefault("masses", atoms.get_masses())

@@ -171,7 +171,7 @@ def test_tiny_training_beats_the_constant_velocity_forecast(argon_dataset):
         optimiser.step()
     with torch.no_grad():
         learned_loss = float(model.one_step_loss(test, noise=False)[0])
-        dx, v = model(test["position"][0], test["velocity"][0], test["species"], test["mass"], test["cell"],
+        dx, _ = model(test["position"][0], test["velocity"][0], test["species"], test["mass"], test["cell"],
                       test["batch"])
     # constant velocity predicts zero non-ballistic part: its normalised loss is ≈ 2 by construction
     tau, v0 = model.forecast_fs, test["velocity"][0]
@@ -199,7 +199,8 @@ def test_train_rollout_compare_commands(argon_dataset, tmp_path):
                  thermostatted, "--set", "model.thermostat_temperature=120"]) == 0
     # settings that change the network cannot be overridden at rollout: a clear error, exit status 1
     assert main(["rollout", run, "--data", argon_dataset, "--steps", "4", "--quiet", "--set", "model.channels=4"]) == 1
-    metrics = json.load(open(tmp_path / "run" / "compare" / "metrics.json"))
+    with open(tmp_path / "run" / "compare" / "metrics.json") as f:
+        metrics = json.load(f)
     s = metrics["summary"]
     assert s["forecast_multiple_of_md_step"] == 10 and s["forecast_steps"] == 12
     reference = s["reference"]
