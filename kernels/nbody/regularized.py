@@ -16,12 +16,15 @@ forces enter through the auxiliary-velocity scheme (Hellstrom & Mikkola 2010, Ce
 w of the velocities (w = v on the exact solution) is kicked half a step with a_N(x) + a_PN(x, v), v a
 full step with a_N(x) + a_PN(x, w), then w again with a_N(x) + a_PN(x, v_new). The map stays
 time-symmetric, so its error has an expansion in even powers of h and Gragg-Bulirsch-Stoer
-extrapolation applies (`simengine.nbody._regularized`).
+extrapolation applies (`simengine.nbody._regularized`). Black-hole spins S (switched on by the
+spin-orbit bit, `kernels.nbody.spin`) are velocity-like state of the same scheme: an auxiliary copy
+S_w is kicked with dS/dt(x, v, S), S with dS/dt(x, w, S_w), so the map stays time-symmetric.
 """
 import warp as wp
 
 from kernels.nbody.gravity import softened_force_factor, softened_potential_factor
-from kernels.nbody.pn import pn_accelerations, tree_separation
+from kernels.nbody.pn import tree_separation
+from kernels.nbody.spin import pn_and_spin_rates
 
 
 @wp.func
@@ -92,14 +95,16 @@ def leapfrog_sequence(
     vel: wp.array(dtype=wp.vec3d), vaux: wp.array(dtype=wp.vec3d), acc: wp.array(dtype=wp.vec3d),
     apn: wp.array(dtype=wp.vec3d), dv: wp.array(dtype=wp.vec3d),
     phi_bh: wp.array(dtype=wp.float64), acc_bh: wp.array(dtype=wp.vec3d),
+    spin: wp.array(dtype=wp.vec3d), saux: wp.array(dtype=wp.vec3d), srate: wp.array(dtype=wp.vec3d),
 ):
-    """n_sub leapfrog substeps of length h/n_sub, in place on (edge_x, edge_v, scalars = [t, B])."""
+    """n_sub leapfrog substeps of length h/n_sub, in place on (edge_x, edge_v, scalars = [t, B], spin)."""
     hs = h / wp.float64(n_sub)
     t = scalars[0]
     B = scalars[1]
     tree_velocities(n, order, parent, edge_v, vel)
     for i in range(n):
         vaux[i] = vel[i]
+        saux[i] = spin[i]
     for s in range(n_sub):
         for half in range(2):
             if half == 1:
@@ -107,20 +112,26 @@ def leapfrog_sequence(
                 U = newtonian_accelerations(n, mass, is_bh, parent, depth, edge_x, G, kind, eps, soften_stars, acc)
                 dt = hs / U
                 if mask != 0:
-                    pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vel, G, ic, mask, phi_bh, acc_bh, apn)
+                    pn_and_spin_rates(n, mass, is_bh, parent, depth, edge_x, vel, spin, G, ic, mask, phi_bh,
+                                      acc_bh, apn, srate)
                     for i in range(n):
                         vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * (acc[i] + apn[i])
-                    pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vaux, G, ic, mask, phi_bh, acc_bh, apn)
+                        saux[i] = saux[i] + (wp.float64(0.5) * dt) * srate[i]
+                    pn_and_spin_rates(n, mass, is_bh, parent, depth, edge_x, vaux, saux, G, ic, mask, phi_bh,
+                                      acc_bh, apn, srate)
                     work = wp.float64(0.0)
                     for i in range(n):
                         dv[i] = dt * (acc[i] + apn[i])
                         work += mass[i] * wp.dot(vel[i] + wp.float64(0.5) * dv[i], apn[i])
+                        spin[i] = spin[i] + dt * srate[i]
                     B -= dt * work
                     apply_kick(n, parent, dv, edge_v)
                     tree_velocities(n, order, parent, edge_v, vel)
-                    pn_accelerations(n, mass, is_bh, parent, depth, edge_x, vel, G, ic, mask, phi_bh, acc_bh, apn)
+                    pn_and_spin_rates(n, mass, is_bh, parent, depth, edge_x, vel, spin, G, ic, mask, phi_bh,
+                                      acc_bh, apn, srate)
                     for i in range(n):
                         vaux[i] = vaux[i] + (wp.float64(0.5) * dt) * (acc[i] + apn[i])
+                        saux[i] = saux[i] + (wp.float64(0.5) * dt) * srate[i]
                 else:
                     for i in range(n):
                         dv[i] = dt * acc[i]
@@ -149,20 +160,23 @@ def logh_leapfrog(
     vel: wp.array2d(dtype=wp.vec3d), vaux: wp.array2d(dtype=wp.vec3d), acc: wp.array2d(dtype=wp.vec3d),
     apn: wp.array2d(dtype=wp.vec3d), dv: wp.array2d(dtype=wp.vec3d),
     phi_bh: wp.array2d(dtype=wp.float64), acc_bh: wp.array2d(dtype=wp.vec3d),
+    s0: wp.array(dtype=wp.vec3d), spin: wp.array2d(dtype=wp.vec3d), saux: wp.array2d(dtype=wp.vec3d),
+    srate: wp.array2d(dtype=wp.vec3d),
 ):
     """Thread j runs the leapfrog with n_sub = 2 (k_first + j) substeps over fictitious time h from
-    (x0, v0, t = 0, B0) into row j of the 2-D outputs: the sequences of one GBS step in one launch
+    (x0, v0, t = 0, B0, spins s0) into row j of the 2-D outputs: the sequences of one GBS step in one launch
     (in parallel on a GPU). Scratch rows are (n,) per thread.
     """
     j = wp.tid()
     for i in range(n):
         edge_x[j, i] = x0[i]
         edge_v[j, i] = v0[i]
+        spin[j, i] = s0[i]
     scalars[j, 0] = wp.float64(0.0)
     scalars[j, 1] = B0
     leapfrog_sequence(n, 2 * (k_first + j), h, mass, is_bh, parent, depth, order, G, ic, mask, kind, eps,
                       soften_stars, edge_x[j], edge_v[j], scalars[j], vel[j], vaux[j], acc[j], apn[j], dv[j],
-                      phi_bh[j], acc_bh[j])
+                      phi_bh[j], acc_bh[j], spin[j], saux[j], srate[j])
 
 
 @wp.kernel

@@ -4,9 +4,9 @@ Public API::
 
     from simengine import nbody
     sim = nbody.Simulation(G=1.0, c=1.0, softening=1e-3, region_radius=3e-3,
-                           pn_orders=("1", "2", "2.5", "3", "3.5"), tolerance=1e-10, device="cpu")
+                           pn_orders=("1", "2", "2.5", "3", "3.5", "1.5so"), tolerance=1e-10, device="cpu")
     sim.add_particles(mass, position, velocity, kind="star")
-    sim.add_particles(mass_bh, pos_bh, vel_bh, kind="smbh")
+    sim.add_particles(mass_bh, pos_bh, vel_bh, kind="smbh", spin=chi_bh)   # chi: (N, 3), |chi| <= 1
     sim.integrate(t_end)
     sim.energy(); sim.binary_elements(i, j)
 """
@@ -18,5 +18,7 @@ from simengine.nbody._orbits import (  # noqa: F401
     ELEMENT_COLUMNS, circular_merger_time, elements, kepler_state, peters_mathews_rates, periastron_advance,
 )
 from simengine.nbody._pn import PN_BITS, pn_accelerations  # noqa: F401
+from simengine.nbody._pn import SPIN_BITS  # noqa: F401
+from simengine.nbody._spin import pn_spin_rates  # noqa: F401
 from simengine.nbody._scene import SimulationScene  # noqa: F401
 from simengine.nbody._simulation import Simulation  # noqa: F401

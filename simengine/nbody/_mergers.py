@@ -2,7 +2,8 @@
 
 Two black holes closer than ``merger_radius`` Schwarzschild radii of their total mass,
 r < merger_radius * 2 G (m1 + m2) / c^2, are replaced by one remnant of mass m1 + m2 at their centre
-of mass with their total momentum (no mass lost to radiation, no recoil kick). The absorbed hole
+of mass with their total momentum (no mass lost to radiation, no recoil kick) and the spin
+S_1 + S_2 + L_orbit (`simengine.nbody._spin.remnant_spin`, capped at chi = 1). The absorbed hole
 keeps its particle slot with zero mass and follows the remnant; the pair's orbital energy leaves
 the Newtonian energy budget and is reported so that energy bookkeeping stays closed.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.nbody import _tree
+from simengine.nbody._spin import remnant_spin
 from simengine.nbody._regularized import RegionState
 
 
@@ -28,7 +30,7 @@ def closest_pair(region: RegionState, G: float, c: float, merger_radius: float):
     return best
 
 
-def merge_pair(region: RegionState, i: int, j: int, G: float):
+def merge_pair(region: RegionState, i: int, j: int, G: float, c: float | None = None):
     """Merge members i and j; returns (new region, (kept id, absorbed id, remnant mass, orbital energy))."""
     keep, gone = (i, j) if region.mass[i] >= region.mass[j] else (j, i)
     x, v = region.internal_positions(), region.internal_velocities()
@@ -43,8 +45,12 @@ def merge_pair(region: RegionState, i: int, j: int, G: float):
     left = np.arange(region.n) != gone
     members, mass = region.members[left], region.mass[left].copy()
     mass[np.flatnonzero(members == kept_id)[0]] = m
+    spin = region.spin[left].copy()
+    spin[np.flatnonzero(members == kept_id)[0]] = remnant_spin(
+        region.spin[keep], region.spin[gone], (mk * mg / m) * np.cross(dx, dv), m, G, c)
     tree = _tree.spanning_tree(x[left], mass)
     new = RegionState(members=members, mass=mass, is_bh=region.is_bh[left], tree=tree,
                       edge_x=_tree.edges_from_absolute(x[left], tree),
-                      edge_v=_tree.edges_from_absolute(v[left], tree), cm_x=region.cm_x, cm_v=region.cm_v)
+                      edge_v=_tree.edges_from_absolute(v[left], tree), cm_x=region.cm_x, cm_v=region.cm_v,
+                      spin=spin)
     return new, (kept_id, gone_id, m, orbital)

@@ -8,15 +8,18 @@ from simengine.errors import InputError
 
 # order name -> bit of the mask understood by kernels.nbody.pn
 PN_BITS = {"1": 1, "2": 2, "2.5": 4, "3": 8, "3.5": 16}
+# spin terms (kernels.nbody.spin), switched like the orders above
+SPIN_BITS = {"1.5so": 32}
 
 
 def pn_mask(orders) -> int:
-    """Bit mask for a collection of order names, e.g. ("1", "2", "2.5")."""
+    """Bit mask for a collection of order names, e.g. ("1", "2", "2.5", "1.5so")."""
+    bits = {**PN_BITS, **SPIN_BITS}
     mask = 0
     for o in orders:
-        if str(o) not in PN_BITS:
-            raise InputError(f"pn_orders entry {o!r} is not one of {list(PN_BITS)}")
-        mask |= PN_BITS[str(o)]
+        if str(o) not in bits:
+            raise InputError(f"pn_orders entry {o!r} is not one of {list(bits)}")
+        mask |= bits[str(o)]
     return mask
 
 

@@ -44,8 +44,9 @@ def find_groups(x: np.ndarray, is_bh: np.ndarray, alive: np.ndarray, radius: flo
 
 
 def assemble(members: np.ndarray, x: np.ndarray, v: np.ndarray, mass: np.ndarray, is_bh: np.ndarray,
-             old: list[RegionState]) -> RegionState:
-    """A region state for `members`, reusing exact relative vectors from `old` regions where possible."""
+             old: list[RegionState], spin: np.ndarray | None = None) -> RegionState:
+    """A region state for `members`, reusing exact relative vectors from `old` regions where possible
+    (`spin` (N, 3): spin angular momenta of all particles, default zero)."""
     for r in old:
         if len(r.members) == len(members) and np.array_equal(r.members, members):
             return r
@@ -79,13 +80,15 @@ def assemble(members: np.ndarray, x: np.ndarray, v: np.ndarray, mass: np.ndarray
     hint = max((r.step_hint or 0.0) for r in old if np.isin(r.members, members).any()) if old else 0.0
     return RegionState(members=members, mass=m, is_bh=is_bh[members].astype(np.int32), tree=tree,
                        edge_x=ex, edge_v=ev, cm_x=x[root_gid] + cm_rel_x, cm_v=v[root_gid] + cm_rel_v,
-                       step_hint=hint or None)
+                       step_hint=hint or None, spin=None if spin is None else spin[members].copy())
 
 
-def write_back(region: RegionState, x: np.ndarray, v: np.ndarray) -> None:
-    """Simulation-frame positions and velocities of the region's members into x, v (in place)."""
+def write_back(region: RegionState, x: np.ndarray, v: np.ndarray, spin: np.ndarray | None = None) -> None:
+    """Simulation-frame positions and velocities (and spins) of the region's members into x, v (in place)."""
     x[region.members] = region.cm_x + region.internal_positions()
     v[region.members] = region.cm_v + region.internal_velocities()
+    if spin is not None:
+        spin[region.members] = region.spin
 
 
 def kick(region: RegionState, dv: np.ndarray) -> None:

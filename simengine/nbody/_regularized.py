@@ -5,7 +5,7 @@ Each macro step of fictitious-time length H runs the logarithmic-Hamiltonian lea
 the results to zero substep length with the Aitken-Neville scheme in (H/n_k)^2 (Bulirsch & Stoer
 1966; Mikkola & Merritt 2008, AR-CHAIN; Rantala et al. 2020, MSTAR). A step is accepted at the first
 k whose last two extrapolations differ by less than ``tolerance`` (relative, per tree edge, in
-position, velocity, time and binding energy); the next H follows the usual error-per-order estimate
+position, velocity, time, binding energy and black-hole spin); the next H follows the usual error-per-order estimate
 with a work-per-unit-step choice of order (Hairer, Norsett & Wanner, Solving ODEs I, II.9). A step
 that does not converge by k_max is retried with smaller H; one that still fails raises
 `SimulationError`. The last step of an interval is solved for by secant iteration on H so the output
@@ -26,7 +26,8 @@ class RegionState:
     """One region in tree coordinates, in its centre-of-mass frame.
 
     members: (n,) global particle ids; mass (n,); is_bh (n,) int32; tree; edge_x, edge_v (n, 3);
-    cm_x, cm_v (3,): centre of mass in the simulation frame; step_hint: last accepted H (fictitious).
+    cm_x, cm_v (3,): centre of mass in the simulation frame; step_hint: last accepted H (fictitious);
+    spin (n, 3): spin angular momenta S of the members (zero for stars; default all zero).
     """
 
     members: np.ndarray
@@ -39,6 +40,11 @@ class RegionState:
     cm_v: np.ndarray
     step_hint: float | None = None
     stats: dict = field(default_factory=lambda: {"steps": 0, "rejected": 0, "launches": 0})
+    spin: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.spin is None:
+            self.spin = np.zeros((len(self.members), 3))
 
     @property
     def n(self) -> int:
@@ -80,7 +86,8 @@ class RegularizedIntegrator:
                 vel=v2(), vaux=v2(), acc=v2(), apn=v2(), dv=v2(), acc_bh=v2(),
                 phi_bh=wp.zeros((kk, n), dtype=wp.float64, device=dev),
                 vel1=wp.zeros(n, dtype=wp.vec3d, device=dev), acc1=wp.zeros(n, dtype=wp.vec3d, device=dev),
-                energy=wp.zeros(2, dtype=wp.float64, device=dev))
+                energy=wp.zeros(2, dtype=wp.float64, device=dev),
+                s0=wp.zeros(n, dtype=wp.vec3d, device=dev), spin=v2(), saux=v2(), srate=v2())
         return self._buffers[n]
 
     def _upload_tree(self, region, b):
@@ -113,7 +120,7 @@ class RegularizedIntegrator:
                 region.n, k_first, H, B0, b["mass"], b["is_bh"], b["parent"], b["depth"], b["order"],
                 self.G, self.inv_c, self.pn_mask, self.kind, self.eps, self.soften, b["x0"], b["v0"],
                 b["edge_x"], b["edge_v"], b["scalars"], b["vel"], b["vaux"], b["acc"], b["apn"], b["dv"],
-                b["phi_bh"], b["acc_bh"]], record_cmd=True)
+                b["phi_bh"], b["acc_bh"], b["s0"], b["spin"], b["saux"], b["srate"]], record_cmd=True)
         cmd.set_dim(count)
         cmd.set_param_at_index(1, k_first)
         cmd.set_param_at_index(2, H)
@@ -123,7 +130,8 @@ class RegularizedIntegrator:
         n = region.n
         return np.concatenate([b["edge_x"].numpy()[:count].reshape(count, 3 * n),
                                b["edge_v"].numpy()[:count].reshape(count, 3 * n),
-                               b["scalars"].numpy()[:count]], axis=1)
+                               b["scalars"].numpy()[:count],
+                               b["spin"].numpy()[:count].reshape(count, 3 * n)], axis=1)
 
     # -- one extrapolated macro step ------------------------------------------------------------
     def _scales(self, region, y0, U0):
@@ -142,16 +150,19 @@ class RegularizedIntegrator:
         sv = lv + kepler
         sx[root] = max(lx[root], big_x)
         sv[root] = max(lv[root], big_v)
-        return np.concatenate([sx, sv]) ** 2, U0
+        spin_scale = float(np.linalg.norm(y0[6 * n + 2:].reshape(n, 3), axis=1).max())
+        return np.concatenate([sx, sv]) ** 2, U0, spin_scale
 
     def _error(self, region, diff, scales, dt_step):
         n = region.n
-        s2, U0 = scales
+        s2, U0, spin_scale = scales
         d2 = (diff[:6 * n].reshape(2 * n, 3) ** 2).sum(1)
         ex = np.sqrt((d2 / s2).max())
         et = abs(diff[6 * n]) / max(abs(dt_step), 1e-300)
         eB = abs(diff[6 * n + 1]) / U0
-        return max(ex, et, eB) / self.tol
+        # spins relative to the largest spin of the region (none: no spin error)
+        eS = np.linalg.norm(diff[6 * n + 2:].reshape(n, 3), axis=1).max() / spin_scale if spin_scale > 0 else 0.0
+        return max(ex, et, eB, eS) / self.tol
 
     def _macro_step(self, region, b, y0, B0, U0, H, k_target):
         """Returns (y, k, err, H_next, k_next) on success or (None, k_max, err, H_retry, k_target)."""
@@ -162,6 +173,7 @@ class RegularizedIntegrator:
         table, work, h_opt, errs = [], [], {}, {}
         _assign(b["x0"], x0)
         _assign(b["v0"], v0)
+        _assign(b["s0"], y0[6 * n + 2:].reshape(n, 3))
         rows = {}
         for k in range(1, self.k_max + 1):
             n_k = 2 * k
@@ -217,7 +229,7 @@ class RegularizedIntegrator:
         retries = 0
         while t < dt:
             remaining = dt - t
-            y0 = np.concatenate([region.edge_x.ravel(), region.edge_v.ravel(), [0.0, B]])
+            y0 = np.concatenate([region.edge_x.ravel(), region.edge_v.ravel(), [0.0, B], region.spin.ravel()])
             U_now = T + B
             final = H / U_now >= remaining
             if final:
@@ -272,6 +284,7 @@ class RegularizedIntegrator:
         n = region.n
         region.edge_x = y[:3 * n].reshape(n, 3).copy()
         region.edge_v = y[3 * n:6 * n].reshape(n, 3).copy()
+        region.spin = y[6 * n + 2:].reshape(n, 3).copy()
 
     def _hit_time(self, region, b, y0, B0, U0, H, dt_got, target, k_target):
         """Secant iteration on H so that the step's physical time equals `target`."""

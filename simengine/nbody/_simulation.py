@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.errors import InputError, SimulationError, check_range
-from simengine.nbody import _mergers, _orbits, _regions, _tree
+from simengine.nbody import _mergers, _orbits, _regions, _spin, _tree
 from simengine.nbody._gravity import NEWTONIAN_BEYOND, SOFTENING_KERNELS, FieldGravity
 from simengine.nbody._pn import PN_BITS, pn_mask
 from simengine.nbody._regularized import RegularizedIntegrator
@@ -32,7 +32,9 @@ class Simulation:
         softening: Plummer-equivalent softening length eps of the stellar field.
         region_radius: radius of the regularized sphere around each black hole; at least
             2.8 eps (beyond which the cubic-spline kernel is exactly Newtonian). Default 2.8 eps.
-        pn_orders: post-Newtonian orders for black holes, any of "1", "2", "2.5", "3", "3.5".
+        pn_orders: post-Newtonian orders for black holes, any of "1", "2", "2.5", "3", "3.5", and
+            "1.5so": spin-orbit coupling and spin precession of black-hole pairs in a region
+            (spins from ``add_particles(..., spin=chi)``; `simengine.nbody._spin`).
         tolerance: relative tolerance of the regularized (GBS) integrator, in (1e-15, 1e-4).
         softening_kernel: "cubic_spline" (GADGET, default) or "plummer".
         eta: accuracy parameter of the outer step criterion dt = sqrt(2 eta eps / |a|).
@@ -77,6 +79,7 @@ class Simulation:
                                          soften_star_pairs, k_max=k_max, device=self.device)
         self._x = np.zeros((0, 3))
         self._v = np.zeros((0, 3))
+        self._spin = np.zeros((0, 3))  # spin angular momenta S = chi G m^2 / c
         self._m = np.zeros(0)
         self._bh = np.zeros(0, bool)
         self._alive = np.zeros(0, bool)
@@ -90,8 +93,9 @@ class Simulation:
         self._acc = None
 
     # -- particles ------------------------------------------------------------------------------
-    def add_particles(self, mass, position, velocity, kind="star"):
-        """Append particles: mass (N,), position (N, 3), velocity (N, 3); kind "star" or "smbh"."""
+    def add_particles(self, mass, position, velocity, kind="star", spin=None):
+        """Append particles: mass (N,), position (N, 3), velocity (N, 3); kind "star" or "smbh";
+        spin (N, 3): dimensionless spin vectors chi of black holes, |chi| <= 1 (default zero)."""
         if kind not in KINDS:
             raise InputError(f"kind = {kind!r} is not one of {sorted(KINDS)}")
         m = np.atleast_1d(np.asarray(mass, dtype=np.float64))
@@ -107,7 +111,10 @@ class Simulation:
             if not np.isfinite(arr).all():
                 i = int(np.flatnonzero(~np.isfinite(arr).all(1))[0])
                 raise InputError(f"{name}[{i}] = {arr[i].tolist()} is not finite")
+        chi = _spin.check_chi(spin, len(m), kind, self.c)
+        S = _spin.chi_to_angular_momentum(chi, m, self.G, self.c) if chi.any() else np.zeros((len(m), 3))
         n0 = len(self._m)
+        self._spin = np.vstack([self._spin, S])
         self._x = np.vstack([self._x, x])
         self._v = np.vstack([self._v, v])
         self._m = np.concatenate([self._m, m])
@@ -132,6 +139,22 @@ class Simulation:
     @property
     def masses(self) -> np.ndarray:
         return self._m.copy()
+
+    @property
+    def spins(self) -> np.ndarray:
+        """Dimensionless spins chi = c S / (G m^2), (N, 3) (zero for stars and absorbed black holes)."""
+        return _spin.angular_momentum_to_chi(self._spin, self._m, self.G, self.c) if self._spin.any() \
+            else np.zeros_like(self._spin)
+
+    @property
+    def spin_angular_momenta(self) -> np.ndarray:
+        """Spin angular momenta S (N, 3)."""
+        return self._spin.copy()
+
+    def angular_momentum(self) -> np.ndarray:
+        """Newtonian orbital plus spin angular momentum about the origin, sum m x X v + sum S (3,)."""
+        live = self._alive
+        return (self._m[live, None] * np.cross(self._x[live], self._v[live])).sum(0) + self._spin[live].sum(0)
 
     @property
     def is_smbh(self) -> np.ndarray:
@@ -224,7 +247,7 @@ class Simulation:
     def _snapshot(self):
         import copy
 
-        arrays = {k: getattr(self, k).copy() for k in ("_x", "_v", "_m", "_alive", "_merged_into")}
+        arrays = {k: getattr(self, k).copy() for k in ("_x", "_v", "_m", "_alive", "_merged_into", "_spin")}
         return (arrays, copy.deepcopy(self._regions), self._acc.copy(), self.pn_work, list(self.mergers),
                 self.merger_energy)
 
@@ -273,7 +296,7 @@ class Simulation:
         self._v[free] += h * self._acc[free]
         for r in self._regions:
             _regions.kick(r, h * self._acc[r.members])
-            _regions.write_back(r, self._x, self._v)
+            _regions.write_back(r, self._x, self._v, self._spin)
 
     def _drift(self, dt):
         free = self._alive & ~self._in_region()
@@ -290,7 +313,7 @@ class Simulation:
                 done += t
                 if done < dt:
                     r = self._merge(r, done)
-            _regions.write_back(r, self._x, self._v)
+            _regions.write_back(r, self._x, self._v, self._spin)
         dead = ~self._alive
         self._x[dead] = self._x[self._merged_into[dead]]
         self._v[dead] = self._v[self._merged_into[dead]]
@@ -301,9 +324,10 @@ class Simulation:
 
     def _merge(self, r, done):
         _, i, j = _mergers.closest_pair(r, self.G, self.c, self.merger_radius)
-        new, (kept, gone, m, lost) = _mergers.merge_pair(r, i, j, self.G)
+        new, (kept, gone, m, lost) = _mergers.merge_pair(r, i, j, self.G, self.c)
         self._m[kept], self._m[gone] = m, 0.0
         self._alive[gone] = False
+        self._spin[gone] = 0.0
         self._merged_into[self._merged_into == gone] = kept
         self.merger_energy -= lost
         self.mergers.append((self.time + done, kept, gone))
@@ -314,7 +338,7 @@ class Simulation:
     def _rebuild_regions(self, initial=False):
         groups = _regions.find_groups(self._x, self._bh, self._alive, self.region_radius)
         old = self._regions
-        new = [_regions.assemble(g, self._x, self._v, self._m, self._bh, old) for g in groups]
+        new = [_regions.assemble(g, self._x, self._v, self._m, self._bh, old, self._spin) for g in groups]
         self._regions = new
         if initial or self._acc is None:
             self._acc = None
