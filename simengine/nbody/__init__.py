@@ -17,8 +17,7 @@ from simengine.nbody._ics import (  # noqa: F401
 from simengine.nbody._orbits import (  # noqa: F401
     ELEMENT_COLUMNS, circular_merger_time, elements, kepler_state, peters_mathews_rates, periastron_advance,
 )
-from simengine.nbody._pn import PN_BITS, pn_accelerations  # noqa: F401
-from simengine.nbody._pn import SPIN_BITS  # noqa: F401
-from simengine.nbody._spin import pn_spin_rates  # noqa: F401
+from simengine.nbody._pn import PN_BITS, SPIN_BITS, pn_accelerations  # noqa: F401
 from simengine.nbody._scene import SimulationScene  # noqa: F401
 from simengine.nbody._simulation import Simulation  # noqa: F401
+from simengine.nbody._spin import pn_spin_rates  # noqa: F401

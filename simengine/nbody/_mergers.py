@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.nbody import _tree
-from simengine.nbody._spin import remnant_spin
 from simengine.nbody._regularized import RegionState
+from simengine.nbody._spin import remnant_spin
 
 
 def closest_pair(region: RegionState, G: float, c: float, merger_radius: float):

@@ -27,7 +27,7 @@ def check_chi(spin, n: int, kind: str, c) -> np.ndarray:
     bad = np.flatnonzero(size > 1.0)
     if len(bad):
         i = int(bad[0])
-        raise InputError(f"spin[{i}] has |chi| = {size[i]!r}, outside the allowed range [0, 1] (Kerr bound)")
+        raise InputError(f"spin[{i}] has |chi| = {float(size[i])!r}, outside the allowed range [0, 1] (Kerr bound)")
     if kind != "smbh" and size.any():
         raise InputError(f"spin is only for kind = 'smbh' (got kind = {kind!r} with non-zero spin)")
     if size.any() and (c is None or not float(c) > 0):
@@ -85,8 +85,8 @@ def pn_spin_rates(mass, position, velocity, S, is_smbh, G=1.0, c=1.0, orders=("1
     depth[0] = 0
     edge = x - x[0]
     edge[0] = x[0]
-    arr = lambda a, t: wp.array(a, dtype=t, device=device)  # noqa: E731
-    vec = lambda a: arr(np.asarray(a, np.float64).reshape(-1, 3), wp.vec3d)  # noqa: E731
+    arr = lambda a, t: wp.array(a, dtype=t, device=device)
+    vec = lambda a: arr(np.asarray(a, np.float64).reshape(-1, 3), wp.vec3d)
     out, rate = wp.zeros(n, dtype=wp.vec3d, device=device), wp.zeros(n, dtype=wp.vec3d, device=device)
     wp.launch(ks.pn_spin_rate_kernel, dim=1, device=device, inputs=[
         n, arr(m, wp.float64), arr(np.asarray(is_smbh, np.int32), wp.int32), arr(parent, wp.int32),
