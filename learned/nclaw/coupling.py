@@ -54,28 +54,40 @@ class ConstitutiveLaw(nn.Module):
         return self.plastic(F_trial)
 
 
+def _random_rotations(n: int, dim: int, gen, dtype) -> torch.Tensor:
+    Q, R = torch.linalg.qr(torch.randn(n, dim, dim, generator=gen, dtype=dtype))
+    Q = Q * torch.sign(torch.diagonal(R, dim1=1, dim2=2))[:, None, :]
+    flip = torch.ones(n, dim, dtype=dtype)
+    flip[:, 0] = torch.sign(torch.linalg.det(Q))
+    return Q * flip[:, None, :]
+
+
 def warm_start(law: ConstitutiveLaw, youngs_modulus: float, poisson_ratio: float = 0.3, steps: int = 200,
-               max_strain: float = 0.3, seed: int = 0) -> float:
+               stretch_range=(0.2, 1.6), seed: int = 0) -> float:
     """Fit ``law.elastic`` to fixed-corotated elasticity (E, nu) on random F, and zero the plastic flow.
 
     A law must start stable: zero stress lets the body collapse until elements invert, random weights
     can give negative stiffness. Fitting a generic elastic material of the expected stiffness (no
-    data involved, ~1 s) gives training a stable start. Returns the final relative stress error.
+    data involved, ~1 s) gives training a stable start. F = U diag(s) V^T with random rotations and
+    singular values log-uniform in ``stretch_range``: impacts compress MPM particles to det F ~ 0.2,
+    so the law must be defined there. Returns the final relative stress error.
     """
     from learned.nclaw.networks import polar_rotation
 
     gen = torch.Generator().manual_seed(seed)
     dim = law.elastic.net.dim
-    param = next(law.elastic.parameters())
-    eye = torch.eye(dim, dtype=param.dtype)
-    mu, lam = youngs_modulus / (2 * (1 + poisson_ratio)), youngs_modulus * poisson_ratio / ((1 + poisson_ratio)
-                                                                                          * (1 - 2 * poisson_ratio))
+    dtype = next(law.elastic.parameters()).dtype
+    eye = torch.eye(dim, dtype=dtype)
+    mu = youngs_modulus / (2 * (1 + poisson_ratio))
+    lam = youngs_modulus * poisson_ratio / ((1 + poisson_ratio) * (1 - 2 * poisson_ratio))
+    low, high = (float(np.log(v)) for v in stretch_range)
     optimizer = torch.optim.Adam(law.elastic.parameters(), lr=1e-2)
     error = float("nan")
-    for it in range(steps):
-        F = eye + max_strain * (2 * torch.rand(256, dim, dim, generator=gen, dtype=param.dtype) - 1)
-        F = F[torch.det(F) > 0.3]
-        J = torch.det(F)
+    for _ in range(steps):
+        sigma = torch.exp(low + (high - low) * torch.rand(256, dim, generator=gen, dtype=dtype))
+        F = _random_rotations(256, dim, gen, dtype) @ torch.diag_embed(sigma) @ _random_rotations(256, dim, gen,
+                                                                                                   dtype)
+        J = torch.linalg.det(F)
         target = 2 * mu * (F - polar_rotation(F)) @ F.transpose(1, 2) + (lam * (J - 1) * J)[:, None, None] * eye
         loss = (law.stress(F) - target).square().mean() / target.square().mean()
         optimizer.zero_grad()

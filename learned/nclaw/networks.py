@@ -12,7 +12,7 @@ vanishes at 0 (GELU) maps z to a symmetric matrix S(z) (N, d, d), so S(I) = 0 fo
 R the rotation of the polar decomposition F = R P (R(QF) = Q R(F)):
 
     elastic:  P_1 = s R S,   tau = sym(P_1 F^T)          (Kirchhoff stress, s = ``stress_scale``)
-    plastic:  F_new = F_trial + alpha R S(F_trial)
+    plastic:  F_new = F_trial + alpha R S(F_trial)       (S -> tanh(S) by default: bounded flow per step)
 
 so, for any weights, tau(QF) = Q tau(F) Q^T, tau(I) = 0, plastic(QF) = Q plastic(F), plastic(I) = I.
 The paper's elastic output is P_1 F^T itself; we keep only its symmetric part (sym(A) = (A + A^T)/2),
@@ -147,16 +147,22 @@ class ElasticNet(nn.Module):
 
 
 class PlasticNet(nn.Module):
-    """Return mapping F_trial (N, d, d) -> F (N, d, d): F = F_trial + alpha R S(z(F_trial))."""
+    """Return mapping F_trial (N, d, d) -> F (N, d, d): F = F_trial + alpha R S(z(F_trial)).
 
-    def __init__(self, dim: int, width: int = 64, depth: int = 2, alpha: float = 1.0e-3):
+    ``bounded`` (default) uses tanh(S) (element-wise; odd, symmetric-preserving, 0 at 0, so the priors
+    hold): one step then changes F by at most alpha per entry, so a partly trained network cannot
+    fold a particle over in a few steps at deformations it has not seen.
+    """
+
+    def __init__(self, dim: int, width: int = 64, depth: int = 2, alpha: float = 1.0e-3, bounded: bool = True):
         super().__init__()
         if not float(alpha) >= 0:
             raise InputError(f"nclaw: alpha = {alpha!r} is outside the allowed range [0, inf)")
         self.net = SymmetricInvariantMLP(dim, width, depth)
-        self.alpha = float(alpha)
+        self.alpha, self.bounded = float(alpha), bool(bounded)
 
     def forward(self, F_trial: torch.Tensor) -> torch.Tensor:
         if self.alpha == 0.0:
             return F_trial
-        return F_trial + self.alpha * polar_rotation(F_trial) @ self.net(F_trial)
+        S = self.net(F_trial)
+        return F_trial + self.alpha * polar_rotation(F_trial) @ (torch.tanh(S) if self.bounded else S)

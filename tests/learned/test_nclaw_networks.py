@@ -117,3 +117,30 @@ def test_bad_inputs_are_refused():
         PlasticNet(2, alpha=math.nan)
     with pytest.raises(InputError, match="shape"):
         ElasticNet(2)(torch.eye(3)[None])
+
+
+def test_bounded_plastic_flow_and_unbounded_option():
+    """tanh(S): one return mapping moves F by at most alpha * d (Frobenius), whatever the weights."""
+    gen = torch.Generator().manual_seed(6)
+    F = random_F(32, 3, gen)
+    bounded = scramble(PlasticNet(3, width=16, alpha=0.01).double(), gen, std=50.0).requires_grad_(False)
+    assert float((bounded(F) - F).norm(dim=(1, 2)).max()) <= 0.01 * 3 + 1e-12
+    free = PlasticNet(3, width=16, alpha=0.01, bounded=False).double().requires_grad_(False)
+    free.load_state_dict(bounded.state_dict())
+    assert float((free(F) - F).norm(dim=(1, 2)).max()) > 0.1
+
+
+def test_warm_start_fits_a_generic_elastic_material():
+    from learned.nclaw import ConstitutiveLaw, warm_start
+
+    torch.manual_seed(0)
+    law = ConstitutiveLaw.neural(2, width=32, stress_scale=1e4).double()
+    error = warm_start(law, 2e4, 0.3, steps=150)
+    assert error < 0.1
+    F = torch.tensor([[[1.1, 0.05], [0.0, 0.95]]], dtype=DT)
+    mu, lam = 2e4 / 2.6, 2e4 * 0.3 / (1.3 * 0.4)
+    J = torch.det(F)
+    target = 2 * mu * (F - polar_rotation(F)) @ F.transpose(1, 2) + lam * (J - 1) * J * torch.eye(2, dtype=DT)
+    with torch.no_grad():
+        assert torch.allclose(law.stress(F), target, rtol=0.0, atol=0.2 * float(target.abs().max()))
+        assert torch.equal(law.project(F), F)  # no plastic flow at the start
