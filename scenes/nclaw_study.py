@@ -42,7 +42,7 @@ VARIANTS = {  # name -> (make_body_scene overrides, duration)
 }
 MULTI = ({"material": "jelly", "center": (0.3, 0.35), "velocity": (0.8, 0.0),
           "extra_bodies": (("plasticine", "disk", (0.72, 0.45), (-0.8, 0.0)),)}, TRAIN_DURATION)
-MATERIAL_NAMES = {"jelly": "elastic", "plasticine": "plasticine", "sand": "sand"}  # `materials.Material.name`
+MATERIAL_NAMES = {"jelly": "elastic", "plasticine": "plasticine", "sand": "sand", "water": "fluid"}  # Material.name
 
 
 def slug(name: str) -> str:

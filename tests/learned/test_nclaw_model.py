@@ -123,3 +123,16 @@ def test_learned_law_beats_gns_on_a_new_shape(jelly_dataset, tmp_path):
         errors[name] = float(((pred[3 - h:] - truth.position[3:]) ** 2).mean())  # frames 3.. for both
     assert errors["nclaw"] < 0.1 * errors["gns"], errors
     assert "nclaw" in learned.available()
+
+
+def test_training_from_positions_only(tmp_path):
+    """Without recorded velocities the initial and teacher-forced velocities come from positions."""
+    cube = jelly_run(shapes.Box(lower=(0.35, 0.3), size=(0.25, 0.25)), duration=0.06)
+    del cube.extras["velocity"]
+    root = str(tmp_path / "positions_only")
+    write_dataset(root, {"train": [cube]})
+    trainer = Trainer("nclaw", root, str(tmp_path / "run"), model_config=dict(width=8, teacher_start=2, teacher_end=2),
+                      train_overrides=dict(batch_size=1, num_threads=1, steps=1), progress=False)
+    assert "velocity" not in trainer.model.data_keys(trainer.info.keys) and trainer.model.input_frames == 2
+    loss = trainer.train_step()
+    assert np.isfinite(loss) and 0 < loss < 1.0  # in cells^2: the warm-start law stays within a cell
