@@ -3,7 +3,8 @@
 NCLaw (Ma et al., ICML 2023) learns a material from one trajectory of a simple shape and is then
 tested on new shapes, velocities, boundaries and time spans. Every scene here shares the solver
 settings (grid 32^2, dx = 1/32, dt = 2 ms, a frame every 5 steps = 10 ms, walls with Coulomb
-friction 0.5), so a law trained on one runs unchanged on the others. Materials are the simulator's own hand-written ones:
+friction 0.5), so a law trained on one runs unchanged on the others. Materials are the simulator's
+own hand-written ones:
 
     jelly       fixed-corotated, E = 2e4 Pa, nu = 0.3            (simengine.materials.Elastic)
     plasticine  von Mises on Hencky strain, E = 2e4, yield 3e3 Pa (simengine.materials.Plasticine)
@@ -47,8 +48,8 @@ def make_body_scene(material="jelly", shape="cube", center=(0.45, 0.35), velocit
                     extra_bodies=(), seed=0, device=None) -> Scene:
     """One body (plus ``extra_bodies``: (material, shape, center, velocity) tuples) in the box."""
     scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=GRID_RES, dt=DT, boundary="separate", boundary_friction=0.5,
-                  seed=seed,
-                  device=device,)
+                  seed=seed, device=device or os.environ.get("SIMENGINE_DEVICE", "cpu"),
+                  threads=int(os.environ.get("SIMENGINE_THREADS", 0)) or None)
     BOUNDARIES[boundary](scene)
     for i, (mat, shp, c, v) in enumerate(((material, shape, center, velocity), *extra_bodies)):
         scene.add_body(SHAPES[shp](np.asarray(c, float)), MATERIALS[mat](), density=DENSITY, velocity=v,

@@ -25,8 +25,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nclaw_scenes import DENSITY, RECORD_EVERY, make_body_scene  # noqa: E402
 
@@ -232,8 +230,9 @@ def markdown(summary: dict) -> str:
             lines.append(f"{name}: {error}")
     if summary.get("sysid"):
         d = summary["sysid"]
-        lines.append(f"Jelly E identified from the training trajectory: {d['identified']:.4g} Pa (true {d['true']:.4g}, "
-                     f"start {d['initial']:.4g}; {d['evaluations']} evaluations, {d['seconds']:.0f} s).")
+        lines.append(f"Jelly E identified from the training trajectory: {d['identified']:.4g} Pa "
+                     f"(true {d['true']:.4g}, start {d['initial']:.4g}; {d['evaluations']} evaluations, "
+                     f"{d['seconds']:.0f} s).")
     return "\n".join(lines) + "\n"
 
 

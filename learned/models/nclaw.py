@@ -21,7 +21,6 @@ and ``--set train.num_threads=1`` for a few thousand particles.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from simengine.errors import DatasetError, InputError, SimulationError

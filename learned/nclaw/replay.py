@@ -86,7 +86,10 @@ def simulate_trajectory(laws: dict, truth, densities: dict, frames: int | None =
     sim = NeuralMPM(solver, next(iter(by_id.values())) if len(by_id) == 1 else by_id, material_id=material_id)
     frames = truth.num_frames if frames is None else int(frames)
     frame_dt = float(spec["dt"]) * int(spec["write_every"])
-    v0 = truth.extras["velocity"][0] if "velocity" in truth.extras else (truth.position[1] - truth.position[0]) / frame_dt
+    if "velocity" in truth.extras:
+        v0 = truth.extras["velocity"][0]
+    else:
+        v0 = (truth.position[1] - truth.position[0]) / frame_dt
     tdtype = torch.float64 if dtype == "float64" else torch.float32
     state = initial_state(truth.position[0], v0, tdtype)
     out = np.empty((frames, truth.num_particles, truth.dim), np.float32)
