@@ -16,8 +16,8 @@ walls, colliders) comes from the dataset's metadata and travels in the checkpoin
 that scene, so `simengine rollout` suits test sets in the same box. For trajectories with their own
 boundaries use `learned.nclaw.replay.simulate_trajectory`.
 
-Use ``--set train.batch_size=1`` (a batch is a set of whole trajectories, simulated one by one)
-and ``--set train.num_threads=1`` for a few thousand particles.
+A batch is a set of whole trajectories, simulated one by one (identical windows, as drawn from a
+one-trajectory set, are simulated once); ``--set train.num_threads=1`` suits a few thousand particles.
 """
 from __future__ import annotations
 
@@ -123,12 +123,17 @@ class NCLaw(LearnedSimulator):
             self._solvers = {key: NeuralMPM(solver, self.law, backward=self.config["backward"])}
         return self._solvers[key]
 
-    def _samples(self, batch: dict, frames: int | None = None):
+    def _samples(self, batch: dict, frames: int | None = None, unique: bool = False):
         """Per trajectory of the batch: (positions (T, n, D), velocities or None, mass (n,)), the first
-        ``frames`` frames; each window must start at its trajectory's frame 0."""
+        ``frames`` frames; each window must start at its trajectory's frame 0. ``unique``: skip a
+        window identical to an earlier one (a batch drawn from a one-trajectory training set)."""
+        seen = []
         for b in range(int(batch["num_particles"].numel())):
             sel = batch["batch"] == b
             position = batch["position"][:frames, sel]
+            if unique and any(p.shape == position.shape and torch.equal(p, position) for p in seen):
+                continue
+            seen.append(position)
             if "initial_position" in batch and not torch.equal(position[0], batch["initial_position"][sel]):
                 raise DatasetError("nclaw simulates from frame 0 (F = I) but got a window starting later: every "
                                    "training trajectory must have the same number of frames")
@@ -149,7 +154,7 @@ class NCLaw(LearnedSimulator):
         every = teacher_interval(int(self.iteration), int(c["teacher_start"]), int(c["teacher_end"]),
                                  int(c["teacher_ramp"])) if learning else 0
         losses = []
-        for position, velocity, mass in self._samples(batch, int(c["frames"])):
+        for position, velocity, mass in self._samples(batch, int(c["frames"]), unique=True):
             sim = self.simulator(mass)
             state, frame_dt = self._start(position, velocity, sim)
             try:

@@ -94,6 +94,10 @@ def test_windows_must_start_at_frame_zero(jelly_dataset, tmp_path):
     late = {k: (v[1:] if k in ("position", "velocity") else v) for k, v in window.items()}
     with pytest.raises(DatasetError, match="frame 0"):
         model.training_step(collate([late]))
+    # A batch drawn from a one-trajectory set repeats the window: it is simulated once.
+    once, _ = model.training_step(collate([window]), noise=False)
+    twice, _ = model.training_step(collate([window, window]), noise=False)
+    assert float(once) == float(twice) > 0
 
 
 def test_learned_law_beats_gns_on_a_new_shape(jelly_dataset, tmp_path):
