@@ -95,8 +95,9 @@ def test_windows_must_start_at_frame_zero(jelly_dataset, tmp_path):
     with pytest.raises(DatasetError, match="frame 0"):
         model.training_step(collate([late]))
     # A batch drawn from a one-trajectory set repeats the window: it is simulated once.
-    once, _ = model.training_step(collate([window]), noise=False)
-    twice, _ = model.training_step(collate([window, window]), noise=False)
+    with torch.no_grad():
+        once, _ = model.training_step(collate([window]), noise=False)
+        twice, _ = model.training_step(collate([window, window]), noise=False)
     assert float(once) == float(twice) > 0
 
 
