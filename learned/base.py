@@ -71,6 +71,11 @@ class LearnedSimulator(nn.Module):
     def input_frames(self) -> int:
         return int(self.config["input_frames"])
 
+    @property
+    def metadata_paths(self) -> tuple:
+        """Metadata paths that make ``material_params`` (`learned.data.windows.metadata_features`)."""
+        return tuple(self.config.get("metadata_features") or ())
+
     def window_frames(self, pushforward: int = 0) -> int:
         return self.input_frames + 1 + int(pushforward)
 
@@ -94,7 +99,8 @@ class LearnedSimulator(nn.Module):
 
     def check_dataset(self, info) -> None:
         """Raise a clear error unless the dataset has what this model needs and was trained on."""
-        missing = [k for k in self.required_keys if k != "initial_position" and k not in info.keys]
+        derived = {"initial_position"} | ({"material_params"} if self.metadata_paths else set())
+        missing = [k for k in self.required_keys if k not in derived and k not in info.keys]
         if missing:
             raise DatasetError(f"{info.path}: model {self.name!r} needs key(s) {missing}, "
                                f"the dataset's trajectories have {list(info.keys) or 'none'}")

@@ -31,7 +31,7 @@ def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None
     model.check_dataset(describe(data_dir, split, truths))
     model.eval()
     keys = model.data_keys(tuple(k for k in truths[0].extras if all(k in t.extras for t in truths)))
-    windows = WindowDataset(truths, 1, keys)
+    windows = WindowDataset(truths, 1, keys, metadata_paths=model.metadata_paths)
     h = model.input_frames
     total = sum(min(t.num_frames - h, steps if steps is not None else t.num_frames) for t in truths)
     predictions, started = [], time.time()

@@ -27,9 +27,21 @@ SCENE = os.path.join(HERE, "scenes", "sand_collapse.py")
 SPLITS = {"train": 12, "valid": 2, "test": 3}
 MODEL = dict(latent=64, message_passing_steps=5, radius=0.015, boundary_clip=4.0, noise_std=3e-4)
 TRAIN = dict(steps=1500, batch_size=1, lr=1e-3, lr_final=1e-5, lr_decay_steps=1500, val_every=500,
-             val_windows=16, val_rollout_steps=20, val_trajectories=1, checkpoint_every=500, seed=0,
-             num_threads=2)
+             val_windows=16, val_rollout_steps=20, val_trajectories=1, checkpoint_every=500, seed=0)
 TRAIN_BUDGET_S = 330.0  # training stops early (and says so) past this, so the demo stays < 10 min
+
+
+def free_cores(limit: int = 2) -> int:
+    """Cores not busy with other processes (1-minute load average), between 1 and ``limit``.
+
+    Torch threads beyond the free cores are very slow (on 2 busy cores a 2-thread step took 6x as
+    long as a 1-thread one here), so the demo asks for the free ones only.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(limit, int((os.cpu_count() or 1) - load + 0.5)))
 
 
 def train_with_budget(trainer, steps: int, budget_s: float, chunk: int = 100) -> bool:
@@ -42,76 +54,89 @@ def train_with_budget(trainer, steps: int, budget_s: float, chunk: int = 100) ->
     return True
 
 
+def train(data: str, run: str, steps: int, threads: int, budget_s: float):
+    """Train (or resume) the demo GNS; returns (trainer, completed)."""
+    from learned.train import Trainer
+    from simengine.errors import InputError
+
+    cfg = {**TRAIN, "steps": steps, "num_threads": threads}
+    try:
+        trainer = Trainer("gns", data, run, model_config=MODEL, train_overrides=cfg)
+    except InputError:  # a run left by another demo configuration
+        trainer = Trainer("gns", data, run, model_config=MODEL, train_overrides=cfg, fresh=True)
+    completed = train_with_budget(trainer, steps, budget_s)
+    if not completed:
+        print(f"training stopped at step {trainer.step} of {steps}: the {budget_s:.0f} s budget ran out")
+    return trainer, completed
+
+
+def write_demo_report(out: str, run: str, metrics: dict, steps: int, completed: bool,
+                      threads: int, times: dict) -> str:
+    """``out/report.html``: the demo's set-up, training curve, comparison and wall times."""
+    from simengine.report import compare_sections, image, plot_training_curve, write_report
+
+    rollout = json.load(open(os.path.join(run, "rollout", "metadata.json")))["rollout"]
+    summary = (f"<p>Data: {sum(SPLITS.values())} MLS-MPM sand-collapse trajectories {SPLITS} from "
+               f"<code>scenes/sand_collapse.py</code> (seed 0). Model: GNS {MODEL}; {steps} training steps "
+               f"({'complete' if completed else 'stopped by the time budget'}) on {threads} torch thread(s); "
+               f"rolled out from its best validation checkpoint at {rollout['steps_per_second']:.1f} steps/s.</p>")
+    sections = [("Demo", summary)]
+    curve = plot_training_curve(os.path.join(run, "metrics.csv"), os.path.join(out, "training.png"))
+    if curve:
+        sections.append(("Training", image(os.path.relpath(curve, out))))
+    compare = os.path.join(run, "compare")
+    sections += compare_sections(metrics, out, os.path.join(compare, "error_vs_step.png"), metrics["files"]["gifs"])
+    rows = "".join(f"<tr><td class=name>{k}</td><td>{v:.1f} s</td></tr>" for k, v in times.items())
+    sections.append(("Wall time", f"<table>{rows}</table>"))
+    return write_report(os.path.join(out, "report.html"), "simengine demo: GNS on MPM sand collapse", sections)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simengine.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("runs", "demo"))
     parser.add_argument("--steps", type=int, default=TRAIN["steps"])
     parser.add_argument("--budget", type=float, default=TRAIN_BUDGET_S, help="training time limit, seconds")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: the free cores, 1-2)")
     args = parser.parse_args(argv)
 
     import torch
 
     from learned.data import load_split
     from learned.rollout import rollout_split
-    from learned.train import Trainer
-    from simengine.errors import InputError
+    from learned.train import model_from_checkpoint, resolve_checkpoint
     from simengine.generate import generate_dataset
-    from simengine.report import image, plot_training_curve, write_comparison
+    from simengine.report import write_comparison
 
-    torch.set_num_threads(2)
+    threads = args.threads or free_cores()
+    torch.set_num_threads(threads)
     data, run = os.path.join(args.out, "data"), os.path.join(args.out, "gns")
-    times = {}
-    t0 = time.time()
+    times, t0 = {}, time.time()
     print(f"[1/4] generating {SPLITS} sand-collapse trajectories with MLS-MPM into {data}")
     generate_dataset(SCENE, data, SPLITS, workers=2, seed=0)
     times["data generation"] = time.time() - t0
 
     t = time.time()
-    print(f"[2/4] training GNS {MODEL} for {args.steps} steps")
-    train_cfg = {**TRAIN, "steps": args.steps}
-    try:
-        trainer = Trainer("gns", data, run, model_config=MODEL, train_overrides=train_cfg)
-    except InputError:  # a run left by another demo configuration
-        trainer = Trainer("gns", data, run, model_config=MODEL, train_overrides=train_cfg, fresh=True)
-    completed = train_with_budget(trainer, args.steps, args.budget)
-    if not completed:
-        print(f"training stopped at step {trainer.step} of {args.steps}: the {args.budget:.0f} s budget ran out")
+    print(f"[2/4] training GNS {MODEL} for {args.steps} steps on {threads} torch thread(s)")
+    trainer, completed = train(data, run, args.steps, threads, args.budget)
     times["training"] = time.time() - t
 
     t = time.time()
-    print("[3/4] rolling out on the test split")
-    preds = rollout_split(trainer.model, data, "test", os.path.join(run, "rollout"))
+    print("[3/4] rolling out the best validation checkpoint on the test split")
+    model = model_from_checkpoint(resolve_checkpoint(run, "best"))
+    preds = rollout_split(model, data, "test", os.path.join(run, "rollout"))
     times["rollout"] = time.time() - t
 
     t = time.time()
     print("[4/4] comparing with ground truth and the constant-velocity baseline")
-    curve = plot_training_curve(os.path.join(run, "metrics.csv"), os.path.join(args.out, "training.png"))
-    steps_run = trainer.step
-    rollout_info = json.load(open(os.path.join(run, "rollout", "metadata.json")))["rollout"]
-    summary = (f"<p>Data: {sum(SPLITS.values())} MLS-MPM sand-collapse trajectories ({SPLITS}), scene "
-               f"<code>scenes/sand_collapse.py</code>. Model: GNS {MODEL}, trained {steps_run} steps "
-               f"({'complete' if completed else 'stopped by the time budget'}). Rollout: "
-               f"{rollout_info['steps_per_second']:.1f} steps/s.</p>")
-    sections = [("Demo", summary)]
-    if curve:
-        sections.append(("Training", image(os.path.relpath(curve, args.out))))
     metrics = write_comparison(preds, load_split(data, "test"), os.path.join(run, "compare"),
-                               title="simengine demo: GNS on MPM sand collapse", gifs=2, stride=10)
+                               title="GNS on MPM sand collapse: test split", gifs=2, stride=10)
     times["comparison"] = time.time() - t
     times["total"] = time.time() - t0
-    timing = "<table>" + "".join(f"<tr><td class=name>{k}</td><td>{v:.1f} s</td></tr>" for k, v in times.items()) + "</table>"
-    from simengine.report import compare_sections, write_report
-
-    compare_dir = os.path.join(run, "compare")
-    sections += compare_sections(metrics, args.out, os.path.join(compare_dir, "error_vs_step.png"),
-                                 metrics["files"]["gifs"])
-    sections.append(("Wall time", timing))
-    report = write_report(os.path.join(args.out, "report.html"), "simengine demo: GNS on MPM sand collapse",
-                          sections)
+    report = write_demo_report(args.out, run, metrics, trainer.step, completed, threads, times)
     pred, base = metrics["summary"]["prediction"]["mse"], metrics["summary"]["constant_velocity"]["mse"]
     with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump({"times_s": times, "steps": steps_run, "completed": completed, "mse": pred,
-                   "constant_velocity_mse": base, "diverged": metrics["diverged"]}, f, indent=1)
+        json.dump({"times_s": times, "steps": trainer.step, "completed": completed, "threads": threads,
+                   "mse": pred, "constant_velocity_mse": base, "diverged": metrics["diverged"]}, f, indent=1)
     print(f"position MSE at horizon 20: GNS {pred.get('20', float('nan')):.3e}, constant velocity "
           f"{base.get('20', float('nan')):.3e}; whole rollout: {pred['all']:.3e} vs {base['all']:.3e}")
     print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))

@@ -31,7 +31,7 @@ def ballistic_trajectory(rng, frames=30, particles=40, gravity=-4e-4, restitutio
     walls = np.column_stack([np.linspace(0.1, 0.9, 9), np.full(9, 0.08)])
     position = np.concatenate([pos, np.broadcast_to(walls, (frames, 9, 2))], 1)
     types = np.array([ParticleType.FLUID] * particles + [ParticleType.SOLID_WALL] * 9)
-    return Trajectory(position, types, dt=0.01)
+    return Trajectory(position, types, dt=0.01, metadata={"gravity": gravity, "restitution": restitution})
 
 
 def sheet_trajectory(rng, frames=12, side=4) -> Trajectory:

@@ -45,6 +45,33 @@ def key_layout(key: str) -> str:
     return layout
 
 
+def metadata_features(traj, paths) -> np.ndarray:
+    """(N, P) per-particle features read from the trajectory's metadata, one column per path.
+
+    A path is dot-separated keys and list indices into ``traj.metadata``, e.g.
+    ``"boundary_friction"`` (one value for every particle) or ``"materials.{material_id}.friction_angle"``
+    (``{material_id}`` indexes by each particle's ``material_id`` key, for multi-material scenes).
+    Conditioning on material parameters follows Choi & Kumar's GNS for granular flows (2023).
+    """
+    n = traj.num_particles
+    name = traj.metadata.get("name", "?")
+    columns = []
+    for path in paths:
+        per_particle = "{material_id}" in path
+        ids = np.asarray(traj.extras.get("material_id", np.zeros(n, int))).reshape(-1) if per_particle else [0]
+        values = {}
+        for material in np.unique(ids):
+            value = traj.metadata
+            for part in path.replace("{material_id}", str(int(material))).split("."):
+                try:
+                    value = value[int(part)] if isinstance(value, (list, tuple)) else value[part]
+                except (KeyError, IndexError, ValueError, TypeError):
+                    raise DatasetError(f"trajectory {name!r}: metadata has no {path!r} (failed at {part!r})") from None
+            values[int(material)] = float(value)
+        columns.append(np.array([values[int(i)] for i in ids]) if per_particle else np.full(n, values[0]))
+    return np.stack(columns, 1).astype(np.float32) if columns else np.zeros((n, 0), np.float32)
+
+
 class WindowDataset(torch.utils.data.Dataset):
     """All windows of ``frames`` consecutive frames over a list of trajectories.
 
@@ -53,23 +80,29 @@ class WindowDataset(torch.utils.data.Dataset):
         frames: window length W = input frames + target frames.
         keys: optional trajectory keys to include (each must be present in every trajectory).
         stride: distance between the first frames of consecutive windows.
+        metadata_paths: build ``material_params`` (N, P) from these metadata paths
+            (`metadata_features`) instead of reading it from the trajectories.
     """
 
-    def __init__(self, trajectories, frames: int, keys=(), stride: int = 1):
+    def __init__(self, trajectories, frames: int, keys=(), stride: int = 1, metadata_paths=()):
         if frames < 1:
             raise InputError(f"frames = {frames} is outside the allowed range [1, inf)")
         self.frames, self.keys = int(frames), tuple(keys)
         self.items = []
         self._data = []
+        derived = {"initial_position"} | ({"material_params"} if metadata_paths else set())
         for t, traj in enumerate(trajectories):
-            missing = [k for k in self.keys if k != "initial_position" and k not in traj.extras]
+            missing = [k for k in self.keys if k not in derived and k not in traj.extras]
             if missing:
                 name = traj.metadata.get("name", t)
                 raise DatasetError(f"trajectory {name!r} lacks key(s) {missing} (it has {sorted(traj.extras)})")
             data = {"position": torch.from_numpy(np.ascontiguousarray(traj.position, dtype=np.float32)),
                     "particle_type": torch.from_numpy(traj.particle_type.astype(np.int64))}
             for key in self.keys:
-                value = traj.position[0] if key == "initial_position" else traj.extras[key]
+                if key == "material_params" and metadata_paths:
+                    value = metadata_features(traj, metadata_paths)
+                else:
+                    value = traj.position[0] if key == "initial_position" else traj.extras[key]
                 value = np.asarray(value)
                 data[key] = torch.from_numpy(value.astype(np.float32) if value.dtype.kind == "f"
                                              else value.astype(np.int64))

@@ -11,8 +11,9 @@ Euler step in frame units (Δt = 1 between recorded frames) then gives
 
 Node features (N, F): the H-1 normalised velocities, the distances to the box faces divided by
 the connectivity radius R and clipped to [-c, c] (2D values; c = ``boundary_clip``, 1 in the
-paper), a learned embedding of the particle type, and optional per-particle material parameters. Edge features (E, D+1) for every pair within
-R: the displacement (x_j - x_i)/R and its norm; both are translation invariant. Encoder, 10
+paper), a learned embedding of the particle type, and optional per-particle material parameters
+(standardised with running statistics). Edge features (E, D+1) for every pair within R: the
+displacement (x_j - x_i)/R and its norm; both are translation invariant. Encoder, 10
 unshared interaction-network blocks at latent 128, and decoder are 2-hidden-layer MLPs with
 LayerNorm (none on the decoder). Training: MSE between predicted and true normalised
 accelerations of the non-kinematic particles, with random-walk noise on the inputs; the
@@ -28,7 +29,7 @@ from simengine.errors import InputError
 from learned.base import LearnedSimulator
 from learned.data.noise import NOISE
 from learned.graphs import minimum_image, radius_graph
-from learned.nn import EncodeProcessDecode
+from learned.nn import EncodeProcessDecode, OnlineNormalizer
 from learned.registry import register
 
 
@@ -39,15 +40,17 @@ class GNS(LearnedSimulator):
     Config: dim (from the dataset), input_frames 6, latent 128, message_passing_steps 10,
     mlp_layers 2, radius (default: the dataset's ``default_connectivity_radius``), max_neighbors
     (None = all within R), num_particle_types 16, type_embedding 16, material_features 0 (> 0 reads
-    ``material_params`` (N, P)), boundary_clip 1 (wall distances seen up to this many radii; raise it
+    ``material_params`` (N, P)), metadata_features () (metadata paths that make ``material_params``
+    instead, e.g. ``("materials.{material_id}.friction_angle",)``; sets material_features to their
+    number), boundary_clip 1 (wall distances seen up to this many radii; raise it
     when the solver's walls lie inside the metadata ``bounds``), noise "random_walk" with noise_std
     3e-4, graph_backend "warp".
     """
 
     defaults = dict(dim=None, input_frames=6, latent=128, message_passing_steps=10, mlp_layers=2,
                     radius=None, max_neighbors=None, num_particle_types=16, type_embedding=16,
-                    material_features=0, boundary_clip=1.0, noise="random_walk", noise_std=3e-4,
-                    graph_backend="warp")
+                    material_features=0, metadata_features=(), boundary_clip=1.0, noise="random_walk",
+                    noise_std=3e-4, graph_backend="warp")
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -58,8 +61,13 @@ class GNS(LearnedSimulator):
             raise InputError(f"gns: noise = {c['noise']!r} is not one of {sorted(NOISE)}")
         if int(c["input_frames"]) < 2:
             raise InputError(f"gns: input_frames = {c['input_frames']} is outside the allowed range [2, inf)")
+        if c["metadata_features"]:
+            c["metadata_features"] = list(c["metadata_features"])
+            c["material_features"] = len(c["metadata_features"])
         if c["material_features"]:
             self.required_keys = ("material_params",)
+        # material parameters come in their own units (degrees, Pa): standardised with running stats
+        self.material_norm = OnlineNormalizer(int(c["material_features"]))
         dim = int(c["dim"])
         self.embedding = nn.Embedding(int(c["num_particle_types"]), int(c["type_embedding"]))
         node_in = (self.input_frames - 1) * dim + 2 * dim + int(c["type_embedding"]) + int(c["material_features"])
@@ -138,7 +146,7 @@ class GNS(LearnedSimulator):
             boundary = torch.cat([lower, upper], -1)
         features += [boundary, self.embedding(window["particle_type"])]
         if c["material_features"]:
-            features.append(window["material_params"].reshape(n, -1).to(pos))
+            features.append(self.material_norm(window["material_params"].reshape(n, -1).to(pos)))
         length, periodic = self._box()
         lower = None if length is None else self.bounds[:, 0]
         senders, receivers = radius_graph(current, radius, batch=window.get("batch"),

@@ -31,6 +31,7 @@ TRAIN_DEFAULTS = dict(
     checkpoint_every=1000, keep_checkpoints=2,
     pushforward_steps=0, pushforward_probs=None,
     grad_clip=None,         # max gradient norm (None: no clipping)
+    reflect_axes=[],        # mirror windows across the box mid-plane along these axes, p = 1/2 each
     num_threads=2,          # torch CPU threads
     device="cpu",
 )

@@ -21,7 +21,7 @@ import torch
 
 from simengine.errors import InputError
 
-from learned.data import WindowDataset, collate, describe, load_split
+from learned.data import WindowDataset, collate, describe, load_split, random_reflections
 from learned.data.source import split_path
 from learned.train import checkpoint as ckpt
 from learned.train.config import RESUMABLE_CHANGES, learning_rate_factor, train_config
@@ -68,7 +68,8 @@ class Trainer:
 
         max_pf = int(self.cfg["pushforward_steps"])
         keys = self.model.data_keys(self.info.keys)
-        self.windows = WindowDataset(self.train_set, self.model.window_frames(max_pf), keys)
+        paths = self.model.metadata_paths
+        self.windows = WindowDataset(self.train_set, self.model.window_frames(max_pf), keys, metadata_paths=paths)
         self._setup_validation(keys)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(self.cfg["lr"]))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -113,11 +114,12 @@ class Trainer:
             return
         self.valid_set = load_split(self.data_dir, "valid")
         self.model.check_dataset(describe(self.data_dir, "valid", self.valid_set))
-        windows = WindowDataset(self.valid_set, self.model.window_frames(0), keys)
+        paths = self.model.metadata_paths
+        windows = WindowDataset(self.valid_set, self.model.window_frames(0), keys, metadata_paths=paths)
         count = min(int(self.cfg["val_windows"]), len(windows))
         self.valid_indices = np.linspace(0, len(windows) - 1, count).round().astype(int).tolist()
         self.valid_windows = windows
-        self.valid_full = WindowDataset(self.valid_set, 1, keys)
+        self.valid_full = WindowDataset(self.valid_set, 1, keys, metadata_paths=paths)
 
     def _write_config(self):
         import yaml
@@ -150,6 +152,8 @@ class Trainer:
             pushforward = int(torch.multinomial(torch.tensor(probs, dtype=torch.float64), 1,
                                                 generator=self.sampler))
         batch = collate([self.windows[int(i)] for i in idx])
+        if self.cfg["reflect_axes"]:
+            batch = random_reflections(batch, self.cfg["reflect_axes"], self.info.bounds, self.sampler)
         if pushforward < max_pf:  # use the frames right after the inputs
             frames = self.model.window_frames(pushforward)
             batch = self.model._frames(batch, 0, frames)

@@ -66,3 +66,30 @@ def test_describe_reads_metadata_and_statistics(ballistic_dataset):
     assert [t.metadata["name"] for t in trajs] == ["00000", "00001"]
     with pytest.raises(DatasetError, match="no valid.h5"):
         load_split(ballistic_dataset + "/nowhere", "valid")
+
+
+def test_metadata_features_per_trajectory_and_per_material():
+    from learned.data import metadata_features
+
+    traj = _traj(3, 4)
+    traj.extras["material_id"] = np.array([0, 1, 1, 0])
+    traj.metadata.update({"boundary_friction": 0.4, "materials": [{"friction_angle": 30.0}, {"friction_angle": 35.0}]})
+    feats = metadata_features(traj, ["boundary_friction", "materials.{material_id}.friction_angle"])
+    np.testing.assert_allclose(feats, [[0.4, 30.0], [0.4, 35.0], [0.4, 35.0], [0.4, 30.0]])
+    with pytest.raises(DatasetError, match="no 'materials.5.friction_angle'"):
+        metadata_features(traj, ["materials.5.friction_angle"])
+    ds = WindowDataset([traj], 2, keys=("material_params",), metadata_paths=["boundary_friction"])
+    assert ds[0]["material_params"].shape == (4, 1)
+
+
+def test_reflection_mirrors_positions_and_velocities():
+    from learned.data import reflect
+    from simengine.errors import InputError
+
+    batch = collate([WindowDataset([_traj(3, 2)], 2, keys=("velocity",))[0]])
+    out = reflect(batch, 0, 0.0, 10.0)
+    torch.testing.assert_close(out["position"][..., 0], 10.0 - batch["position"][..., 0])
+    torch.testing.assert_close(out["position"][..., 1], batch["position"][..., 1])
+    torch.testing.assert_close(out["velocity"][..., 0], -batch["velocity"][..., 0])
+    with pytest.raises(InputError, match="stress"):
+        reflect({**batch, "stress": torch.zeros(2, 2, 2, 2)}, 0, 0.0, 1.0)

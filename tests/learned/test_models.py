@@ -100,3 +100,17 @@ def test_meshgraphnets_needs_cells(ballistic_dataset):
 
     with pytest.raises(DatasetError, match="cells"):
         learned.get("meshgraphnets").from_dataset(describe(ballistic_dataset), **SMALL_MGN)
+
+
+def test_gns_conditions_on_metadata_parameters(ballistic_dataset):
+    """Material parameters from trajectory metadata become standardised node features."""
+    info = describe(ballistic_dataset)
+    model = learned.get("gns").from_dataset(info, metadata_features=["restitution", "gravity"], **SMALL_GNS)
+    assert model.config["material_features"] == 2 and "material_params" in model.data_keys(info.keys)
+    ds = WindowDataset(load_split(ballistic_dataset, "train"), model.window_frames(),
+                       model.data_keys(info.keys), metadata_paths=model.metadata_paths)
+    batch = collate([ds[0], ds[40]])
+    torch.testing.assert_close(batch["material_params"][0], torch.tensor([0.9, -4e-4]))
+    loss, _ = model.training_step(batch)
+    loss.backward()
+    assert model.embedding.weight.grad is not None and int(model.material_norm.calls) == 1
