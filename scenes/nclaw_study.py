@@ -73,13 +73,24 @@ def ground_truth(out: str, materials: list) -> dict:
     return paths
 
 
-def train(model: str, data: str, run: str, model_config: dict, train_config: dict):
+def train(model: str, data: str, run: str, model_config: dict, train_config: dict, reuse: bool = False):
     """Train through the platform trainer -> (model, model before training, seconds, error or None).
+
     A `SimulationError` (an inverted element, a non-finite stress) stops training; it is recorded and
-    the last checkpoint is used."""
-    from learned.train import Trainer, model_from_checkpoint
+    the last checkpoint is used. ``reuse``: load a finished run's last checkpoint instead of training
+    (the untrained model is rebuilt: same seed, same initialisation)."""
+    import csv
+
+    from learned.train import Trainer, load_checkpoint, model_from_checkpoint
     from simengine.errors import SimulationError
 
+    last = os.path.join(run, "checkpoints", "last.pt")
+    if reuse and os.path.exists(last) and load_checkpoint(last)["step"] == train_config["steps"]:
+        initial = Trainer(model, data, run + "_initial", model_config=model_config,
+                          train_overrides={**train_config, "steps": 1}, fresh=True, progress=False).model
+        with open(os.path.join(run, "metrics.csv")) as f:
+            seconds = float(list(csv.DictReader(f))[-1]["elapsed_s"])
+        return model_from_checkpoint(last).eval(), initial.eval(), seconds, None
     started = time.time()
     trainer = Trainer(model, data, run, model_config=model_config, train_overrides=train_config, fresh=True,
                       progress=True)
@@ -91,7 +102,6 @@ def train(model: str, data: str, run: str, model_config: dict, train_config: dic
     except SimulationError as exc:
         error = f"training stopped at step {trainer.step + 1}: {exc}"
         print(error, flush=True)
-        last = os.path.join(run, "checkpoints", "last.pt")
         trained = model_from_checkpoint(last) if os.path.exists(last) else initial
     return trained.eval(), initial.eval(), time.time() - started, error
 
@@ -130,13 +140,14 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=60, help="NCLaw training steps (whole trajectories)")
     parser.add_argument("--gns-steps", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="3 NCLaw iterations, 100 GNS steps (smoke test)")
+    parser.add_argument("--reuse", action="store_true", help="use finished training runs found in OUT/runs")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     iterations, gns_steps = (3, 100) if args.quick else (args.iterations, args.gns_steps)
     out = os.path.abspath(args.out)
-    paths = ground_truth(out, args.materials)
+    paths = ground_truth(out, args.materials)  # deterministic: rewritten identically on --reuse
     results, laws, timings, errors = [], {}, {}, {}
     nclaw_train = dict(batch_size=1, num_threads=1, lr=1e-3, lr_final=1e-4, lr_decay_steps=iterations,
                        steps=iterations, val_every=10**9, checkpoint_every=max(iterations // 4, 1))
@@ -150,16 +161,18 @@ def main(argv=None) -> int:
     for material in args.materials:
         train_dir = paths[(material, "train")]
         model, initial, seconds, errors[f"nclaw_{material}"] = train(
-            "nclaw", train_dir, os.path.join(out, "runs", f"nclaw_{material}"), nclaw_model, nclaw_train)
+            "nclaw", train_dir, os.path.join(out, "runs", f"nclaw_{material}"), nclaw_model, nclaw_train,
+            args.reuse)
         laws[material] = (model.law, initial.law)
         timings[f"nclaw_{material}_s"] = seconds
         gns, _, seconds, errors[f"gns_{material}"] = train(
-            "gns", train_dir, os.path.join(out, "runs", f"gns_{material}"), gns_model, gns_train)
+            "gns", train_dir, os.path.join(out, "runs", f"gns_{material}"), gns_model, gns_train, args.reuse)
         gns_models[material] = gns
         timings[f"gns_{material}_s"] = seconds
     if len(args.materials) > 1:
         gns, _, seconds, errors["gns_multi"] = train(
-            "gns", paths[("multi", "train")], os.path.join(out, "runs", "gns_multi"), gns_model, gns_train)
+            "gns", paths[("multi", "train")], os.path.join(out, "runs", "gns_multi"), gns_model, gns_train,
+            args.reuse)
         gns_models["multi"] = gns
         timings["gns_multi_s"] = seconds
 
