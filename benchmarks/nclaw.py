@@ -11,7 +11,7 @@ Ma et al., "Learning Neural Constitutive Laws from Motion Observations", ICML 20
 Each mode runs in its own process, so peak memory is that process's peak resident set (ru_maxrss)
 above its level after a warm-up, divided by the number of steps.
 
-    python benchmarks/nclaw.py [--particles 10000] [--steps 20] [--grid 64] [--dim 3] [--device cpu]
+    python benchmarks/nclaw.py [--particles 10000] [--steps 20] [--grid 64] [--dim 3] [--device cpu] [--threads 1]
 """
 import argparse
 import json
@@ -22,6 +22,10 @@ import sys
 import time
 
 MODES = {"checkpointed": "recompute", "full tape": "tape"}
+# Run as a script, benchmarks/ is sys.path[0], where a sibling benchmarks/learned.py would shadow the
+# `learned` package: import the package from the installed project instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 
 def _rss_peak_mb() -> float:
@@ -76,7 +80,7 @@ def main():
     parser.add_argument("--grid", type=int, default=64)
     parser.add_argument("--dim", type=int, default=3, choices=(2, 3))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: small per-particle MLPs)")
     parser.add_argument("--worker", choices=list(MODES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -243,7 +243,7 @@ def markdown(summary: dict) -> str:
             lines.append(f"{name}: {error}")
     if summary.get("sysid"):
         d = summary["sysid"]
-        lines.append(f"Jelly E identified from the training trajectory: {d['identified']:.4g} Pa "
+        lines.append(f"Jelly E identified from the training trajectory: {d['identified']:.6g} Pa "
                      f"(true {d['true']:.4g}, start {d['initial']:.4g}; {d['evaluations']} evaluations, "
                      f"{d['seconds']:.0f} s).")
     return "\n".join(lines) + "\n"
