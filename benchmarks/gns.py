@@ -1,7 +1,7 @@
 """GNS speed on the demo data: training steps/s, rollout steps/s, and the learned rollout against the
 MLS-MPM simulation that produced the same frames.
 
-    .venv/bin/python benchmarks/learned.py [--data runs/demo/data] [--run runs/demo/gns] [--threads 2]
+    .venv/bin/python benchmarks/gns.py [--data runs/demo/data] [--run runs/demo/gns] [--threads 2]
 
 Uses the demo dataset when `make demo` has made it (else generates 2 train + 1 test trajectories of
 `scenes/sand_collapse.py` into benchmarks/out/learned_data), and the demo checkpoint when present (the
