@@ -135,10 +135,13 @@ class LearnedSimulator(nn.Module):
         return {"summary": self.summary, "config": self.config}
 
     def set_extra_state(self, state):
-        if state.get("config") is not None and state["config"] != self.config:
-            diff = sorted(k for k in set(state["config"]) | set(self.config)
-                          if state["config"].get(k) != self.config.get(k))
-            raise InputError(f"checkpoint config differs from model {self.name!r} config in {diff}")
+        saved = state.get("config")
+        if saved is not None:
+            # keys added to a model after the checkpoint was written count as their defaults
+            saved = {**{k: v for k, v in self.defaults.items() if k not in saved}, **saved}
+            diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+            if diff:
+                raise InputError(f"checkpoint config differs from model {self.name!r} config in {diff}")
         self.set_summary(state.get("summary", {}))
 
     # ----- masks and geometry ----------------------------------------------------------------------

@@ -66,8 +66,8 @@ class GNS(LearnedSimulator):
             c["material_features"] = len(c["metadata_features"])
         if c["material_features"]:
             self.required_keys = ("material_params",)
-        # material parameters come in their own units (degrees, Pa): standardised with running stats
-        self.material_norm = OnlineNormalizer(int(c["material_features"]))
+            # material parameters come in their own units (degrees, Pa): standardised, running stats
+            self.material_norm = OnlineNormalizer(int(c["material_features"]))
         dim = int(c["dim"])
         self.embedding = nn.Embedding(int(c["num_particle_types"]), int(c["type_embedding"]))
         node_in = (self.input_frames - 1) * dim + 2 * dim + int(c["type_embedding"]) + int(c["material_features"])

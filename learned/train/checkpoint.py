@@ -3,7 +3,8 @@
 A checkpoint (``RUN/checkpoints/last.pt``, ``best.pt``, ``step_0001000.pt``) is a torch pickle of::
 
     format, model_name, model_config, model_state (with the dataset summary), optimizer, scheduler,
-    step, train_config, rng {torch, numpy, python, sampler, noise}, best_val, dataset
+    step, train_config, rng {torch, numpy, python, sampler, noise}, best_val, dataset,
+    average (moving-average weights, or None)
 """
 from __future__ import annotations
 
@@ -63,8 +64,9 @@ def load_checkpoint(path: str) -> dict:
     return state
 
 
-def model_from_checkpoint(state_or_path, expected_name: str | None = None):
-    """Rebuild the registered model a checkpoint was trained as, with its weights and dataset summary."""
+def model_from_checkpoint(state_or_path, expected_name: str | None = None, averaged: bool = True):
+    """Rebuild the registered model a checkpoint was trained as, with its weights and dataset summary
+    (the moving-average weights when the run kept them and ``averaged``, else the raw ones)."""
     import learned
 
     state = load_checkpoint(state_or_path) if isinstance(state_or_path, str) else state_or_path
@@ -79,4 +81,8 @@ def model_from_checkpoint(state_or_path, expected_name: str | None = None):
     except RuntimeError as exc:
         raise InputError(f"checkpoint weights do not fit model {name!r} with config "
                          f"{state['model_config']}: {str(exc).splitlines()[0]}") from exc
+    if averaged and state.get("average"):
+        from learned.train.averaging import copy_parameters
+
+        copy_parameters(model, state["average"]["shadow"])
     return model

@@ -32,6 +32,7 @@ TRAIN_DEFAULTS = dict(
     pushforward_steps=0, pushforward_probs=None,
     grad_clip=None,         # max gradient norm (None: no clipping)
     reflect_axes=[],        # mirror windows across the box mid-plane along these axes, p = 1/2 each
+    average_decay=None,     # EMA of the weights for validation and rollout (e.g. 0.995; None: off)
     num_threads=2,          # torch CPU threads
     device="cpu",
 )
@@ -70,6 +71,8 @@ def train_config(overrides: dict | None = None) -> dict:
     check_range("train.lr_final", float(cfg["lr_final"]), 0.0, float(cfg["lr"]))
     check_range("train.lr_decay_steps", float(cfg["lr_decay_steps"]), 0.0, low_open=True)
     check_range("train.pushforward_steps", int(cfg["pushforward_steps"]), 0)
+    if cfg["average_decay"] is not None:
+        check_range("train.average_decay", float(cfg["average_decay"]), 0.0, 1.0, low_open=True, high_open=True)
     probs = cfg["pushforward_probs"]
     if probs is not None:
         if len(probs) != int(cfg["pushforward_steps"]) + 1 or min(probs) < 0 or sum(probs) <= 0:

@@ -6,6 +6,9 @@ is initialised after ``torch.manual_seed(seed)``; window sampling and training n
 generators whose states are checkpointed with the model, optimiser, scheduler and global RNGs, so
 a resumed run computes the same next loss as an uninterrupted one.
 
+With ``average_decay`` set, an exponential moving average of the weights (`learned.train.averaging`)
+is validated and stored beside the raw weights; rollouts use it.
+
 Run folder: ``config.yaml`` (resolved), ``metrics.csv`` (step, loss, lr, val_loss, val_rollout_mse,
 elapsed_s), ``checkpoints/{last,best,step_N}.pt``.
 """
@@ -24,6 +27,7 @@ from simengine.errors import InputError
 from learned.data import WindowDataset, collate, describe, load_split, random_reflections
 from learned.data.source import split_path
 from learned.train import checkpoint as ckpt
+from learned.train.averaging import WeightAverage
 from learned.train.config import RESUMABLE_CHANGES, learning_rate_factor, train_config
 
 CSV_FIELDS = ("step", "loss", "lr", "val_loss", "val_rollout_mse", "elapsed_s")
@@ -61,7 +65,7 @@ class Trainer:
             self.step, self.best_val = 0, float("inf")
         else:
             self._check_resume(state, model_name, model_config)
-            self.model = ckpt.model_from_checkpoint(state)
+            self.model = ckpt.model_from_checkpoint(state, averaged=False)
             self.model.check_dataset(self.info)
             self.step, self.best_val = int(state["step"]), float(state.get("best_val", float("inf")))
         self.model.to(self.device)
@@ -76,7 +80,11 @@ class Trainer:
             self.optimizer, lambda s: learning_rate_factor(s, self.cfg))
         self.sampler = torch.Generator().manual_seed(int(self.cfg["seed"]))
         self.noise = torch.Generator(device=self.device).manual_seed(int(self.cfg["seed"]) + 1)
+        decay = self.cfg["average_decay"]
+        self.average = WeightAverage(self.model, decay) if decay else None
         if state is not None:
+            if self.average is not None and state.get("average"):
+                self.average.load_state_dict(state["average"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self._restore_rng(state["rng"])
@@ -171,14 +179,23 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg["grad_clip"]))
         self.optimizer.step()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update(self.model)
         self.step += 1
         return float(loss.detach())
 
-    @torch.no_grad()
     def validate(self) -> dict:
-        """One-step loss (no noise) on fixed windows and position MSE of short rollouts."""
+        """One-step loss (no noise) on fixed windows and position MSE of short rollouts, with the
+        averaged weights when ``average_decay`` is set (those are the ones rolled out later)."""
         if self.valid_windows is None:
             return {}
+        if self.average is None:
+            return self._validate()
+        with self.average.applied(self.model):
+            return self._validate()
+
+    @torch.no_grad()
+    def _validate(self) -> dict:
         self.model.eval()
         losses = []
         for i in self.valid_indices:
@@ -203,6 +220,7 @@ class Trainer:
                  "model_state": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "train_config": self.cfg,
                  "rng": self._rng_state(), "best_val": self.best_val,
+                 "average": None if self.average is None else self.average.state_dict(),
                  "dataset": os.path.abspath(self.data_dir)}
         folder = ckpt.checkpoint_dir(self.run_dir)
         ckpt.save_checkpoint(os.path.join(folder, "last.pt"), state)

@@ -30,6 +30,7 @@ def test_one_step_overfit_of_a_single_window(tmp_path):
 
 def test_resume_gives_the_same_next_loss(ballistic_dataset, tmp_path):
     cfg = {**FAST, "steps": 6, "checkpoint_every": 3, "pushforward_steps": 1, "pushforward_probs": [1, 1],
+           "average_decay": 0.9,
            "lr": 1e-3, "val_every": 3}
     straight = Trainer("gns", ballistic_dataset, str(tmp_path / "a"), TINY, cfg, progress=False)
     losses = [straight.train_step() for _ in range(6)]
@@ -97,3 +98,18 @@ def test_rollout_stops_at_divergence_and_keeps_kinematic_particles(ballistic_dat
     assert torch.equal(result.position[-1], result.position[result.diverged_at - 2])  # frozen afterwards
     model.config["shift"] = float("nan")
     assert model.rollout(batch, 3).reason.startswith("non-finite")
+
+
+def test_weight_average_is_stored_and_used_for_rollout(ballistic_dataset, tmp_path):
+    from learned.train import load_checkpoint
+
+    run = str(tmp_path / "ema")
+    trainer = Trainer("gns", ballistic_dataset, run, TINY, {**FAST, "steps": 4, "average_decay": 0.5, "lr": 1e-2},
+                      progress=False)
+    trainer.run()
+    state = load_checkpoint(resolve_checkpoint(run, "last"))
+    averaged, raw = model_from_checkpoint(state), model_from_checkpoint(state, averaged=False)
+    name, param = next(iter(raw.named_parameters()))
+    torch.testing.assert_close(param, trainer.model.get_parameter(name))
+    torch.testing.assert_close(averaged.get_parameter(name), state["average"]["shadow"][name])
+    assert not torch.equal(averaged.get_parameter(name), param)
