@@ -40,6 +40,7 @@ def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None
         for i, truth in enumerate(truths):
             n = truth.num_frames - h if steps is None else min(steps, truth.num_frames - h)
             sample = collate([windows.trajectory(i)])
+            sample["metadata"] = [truth.metadata]  # per trajectory: lets a model re-create its scene
             result = model.rollout(sample, n, progress=bar)
             position = np.concatenate([truth.position[:h], result.position.numpy()], 0)
             extras = {k: v for k, v in truth.extras.items() if key_layout(k) not in ("TN", "T")}

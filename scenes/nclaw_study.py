@@ -1,9 +1,10 @@
-"""NCLaw generalisation study (2D): a material learned from ONE cube trajectory vs GNS on the same data.
+"""NCLaw generalisation study (2D or 3D): a material learned from ONE cube trajectory vs GNS on the same data.
 
 Ma et al., "Learning Neural Constitutive Laws from Motion Observations for Generalizable PDE
 Dynamics", ICML 2023, sec. 5: a law trained on one trajectory of a simple shape is run on new shapes,
 velocities, boundaries and time spans, beside a GNS (Sanchez-Gonzalez et al. 2020) trained on the
-same single trajectory. Here, per material (jelly: fixed-corotated; plasticine: von Mises):
+same single trajectory. Here, per material (jelly: fixed-corotated; plasticine: von Mises; sand:
+Drucker-Prager; water), in 2D or 3D (3D test shapes: the meshes of `assets/`):
 
 1. ground truth with the simulator's own material (`nclaw_scenes`): the training cube (0.6 s) and
    the test scenes below, each written as a LagrangeBench-layout dataset;
@@ -16,6 +17,8 @@ same single trajectory. Here, per material (jelly: fixed-corotated; plasticine: 
 Writes OUT/study.json and OUT/study.md (the table for the README), datasets, runs and comparisons.
 
     python scenes/nclaw_study.py --out runs/nclaw_study             # about an hour on 2 CPU cores
+    python scenes/nclaw_study.py --out runs/nclaw_study_3d --dim 3 --iterations 40 --gns-steps 1000
+    python scenes/nclaw_study.py --out runs/nclaw_sand_water --materials sand water --iterations 80
     python scenes/nclaw_study.py --out /tmp/nclaw_quick --quick     # smoke test (~15 min)
 """
 import argparse
@@ -30,16 +33,28 @@ from nclaw_scenes import DENSITY, RECORD_EVERY, make_body_scene  # noqa: E402
 
 TRAIN_DURATION = 0.6
 START = 6  # first scored frame, for both models (GNS's 6 input frames)
-VARIANTS = {  # name -> (make_body_scene overrides, duration)
-    "seen cube": ({}, TRAIN_DURATION),
-    "disk": ({"shape": "disk"}, TRAIN_DURATION),
-    "pillar": ({"shape": "pillar", "center": (0.45, 0.4)}, TRAIN_DURATION),
-    "new velocity": ({"velocity": (-1.0, 1.2)}, TRAIN_DURATION),
-    "slope": ({"boundary": "slope", "center": (0.3, 0.6), "velocity": (0.5, 0.0)}, TRAIN_DURATION),
-    "long (2.5x time)": ({}, 2.5 * TRAIN_DURATION),
+VARIANTS = {  # dim -> name -> (make_body_scene overrides, duration)
+    2: {"seen cube": ({}, TRAIN_DURATION),
+        "disk": ({"shape": "disk"}, TRAIN_DURATION),
+        "pillar": ({"shape": "pillar", "center": (0.45, 0.4)}, TRAIN_DURATION),
+        "new velocity": ({"velocity": (-1.0, 1.2)}, TRAIN_DURATION),
+        "slope": ({"boundary": "slope", "center": (0.3, 0.6), "velocity": (0.5, 0.0)}, TRAIN_DURATION),
+        "pool": ({"boundary": "pool", "center": (0.5, 0.65)}, TRAIN_DURATION),
+        "long (2.5x time)": ({}, 2.5 * TRAIN_DURATION)},
+    3: {"seen cube": ({}, TRAIN_DURATION),
+        "bunny mesh": ({"shape": "bunny"}, TRAIN_DURATION),
+        "torus mesh": ({"shape": "torus", "center": (0.45, 0.45, 0.5)}, TRAIN_DURATION),
+        "dumbbell mesh": ({"shape": "dumbbell"}, TRAIN_DURATION),
+        "new velocity": ({"velocity": (-1.0, 1.2, -0.6)}, TRAIN_DURATION),
+        "slope": ({"boundary": "slope", "center": (0.3, 0.6, 0.5), "velocity": (0.5, 0.0, 0.0)}, TRAIN_DURATION),
+        "long (2.5x time)": ({}, 2.5 * TRAIN_DURATION)},
 }
-MULTI = ({"material": "jelly", "center": (0.3, 0.35), "velocity": (0.8, 0.0),
-          "extra_bodies": (("plasticine", "disk", (0.72, 0.45), (-0.8, 0.0)),)}, TRAIN_DURATION)
+MULTI = {  # two bodies thrown at each other (materials: the first two studied)
+    2: ({"material": "jelly", "center": (0.3, 0.35), "velocity": (0.8, 0.0),
+         "extra_bodies": (("plasticine", "disk", (0.72, 0.45), (-0.8, 0.0)),)}, TRAIN_DURATION),
+    3: ({"material": "jelly", "shape": "bunny", "center": (0.3, 0.35, 0.5), "velocity": (0.8, 0.0, 0.0),
+         "extra_bodies": (("plasticine", "cube", (0.72, 0.4, 0.5), (-0.8, 0.0, 0.0)),)}, TRAIN_DURATION),
+}
 MATERIAL_NAMES = {"jelly": "elastic", "plasticine": "plasticine", "sand": "sand", "water": "fluid"}  # Material.name
 
 
@@ -47,23 +62,25 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
-def ground_truth(out: str, materials: list) -> dict:
+def ground_truth(out: str, materials: list, dim: int) -> dict:
     """Datasets: data/<material>/train (one trajectory) and data/<material>/<variant> (test split)."""
     from simengine.io import write_dataset
 
     paths = {}
     for material in materials:
-        train = make_body_scene(material).run(duration=TRAIN_DURATION, record_every=RECORD_EVERY, progress=False)
+        train = make_body_scene(material, dim=dim).run(duration=TRAIN_DURATION, record_every=RECORD_EVERY, progress=False)
         paths[(material, "train")] = os.path.join(out, "data", material, "train")
         write_dataset(paths[(material, "train")], {"train": [train]})
-        for variant, (overrides, duration) in VARIANTS.items():
-            traj = make_body_scene(material, **overrides).run(duration=duration, record_every=RECORD_EVERY,
+        for variant, (overrides, duration) in VARIANTS[dim].items():
+            traj = make_body_scene(material, dim=dim, **overrides).run(duration=duration, record_every=RECORD_EVERY,
                                                               progress=False)
             paths[(material, variant)] = os.path.join(out, "data", material, slug(variant))
             write_dataset(paths[(material, variant)], {"test": [traj]})
     if len(materials) > 1:
-        overrides, duration = MULTI
-        traj = make_body_scene(**overrides).run(duration=duration, record_every=RECORD_EVERY, progress=False)
+        overrides, duration = MULTI[dim]  # its two bodies take the first two materials studied
+        (_, *extra), = overrides["extra_bodies"]
+        overrides = {**overrides, "material": materials[0], "extra_bodies": ((materials[1], *extra),)}
+        traj = make_body_scene(dim=dim, **overrides).run(duration=duration, record_every=RECORD_EVERY, progress=False)
         paths[("multi", "multi-material")] = os.path.join(out, "data", "multi")
         write_dataset(paths[("multi", "multi-material")], {"test": [traj]})
         from learned.data import load_split
@@ -136,6 +153,7 @@ def nclaw_rollout(laws: dict, truth_dir: str, pred_dir: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--dim", type=int, default=2, choices=(2, 3))
     parser.add_argument("--materials", nargs="+", default=["jelly", "plasticine"], choices=sorted(MATERIAL_NAMES))
     parser.add_argument("--iterations", type=int, default=60, help="NCLaw training steps (whole trajectories)")
     parser.add_argument("--gns-steps", type=int, default=2000)
@@ -147,7 +165,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     iterations, gns_steps = (3, 100) if args.quick else (args.iterations, args.gns_steps)
     out = os.path.abspath(args.out)
-    paths = ground_truth(out, args.materials)  # deterministic: rewritten identically on --reuse
+    paths = ground_truth(out, args.materials, args.dim)  # deterministic: rewritten identically on --reuse
     results, laws, timings, errors = [], {}, {}, {}
     nclaw_train = dict(batch_size=1, num_threads=1, lr=1e-3, lr_final=1e-4, lr_decay_steps=iterations,
                        steps=iterations, val_every=10**9, checkpoint_every=max(iterations // 4, 1))
@@ -178,7 +196,7 @@ def main(argv=None) -> int:
 
     from learned.rollout import rollout_split
 
-    cases = [(m, v) for m in args.materials for v in VARIANTS]
+    cases = [(m, v) for m in args.materials for v in VARIANTS[args.dim]]
     cases += [("multi", "multi-material")] if len(args.materials) > 1 else []
     for material, variant in cases:
         truth_dir = paths[(material, variant)]
@@ -200,7 +218,7 @@ def main(argv=None) -> int:
     if "jelly" in args.materials:
         sysid = identify_jelly(paths[("jelly", "train")], evaluations=4 if args.quick else 20)
     summary = {"results": results, "timings_s": timings, "training_errors": errors, "sysid": sysid, "settings": {
-        "iterations": iterations, "gns_steps": gns_steps, "nclaw_train": nclaw_train, "nclaw_model": nclaw_model,
+        "dim": args.dim, "iterations": iterations, "gns_steps": gns_steps, "nclaw_train": nclaw_train, "nclaw_model": nclaw_model,
         "gns_train": gns_train, "gns_model": gns_model, "start_frame": START, "frame_dt": 0.01}}
     with open(os.path.join(out, "study.json"), "w") as f:
         json.dump(summary, f, indent=2)

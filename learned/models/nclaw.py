@@ -12,9 +12,9 @@ backpropagates the position error through every solver step (`learned.nclaw.trai
 
 Data: positions (T, N, D), ``mass`` (N,) and, optionally, ``velocity`` (T, N, D) (without it the
 velocity is estimated from positions, using frame 1). The scene (grid, dt,
-walls, colliders) comes from the dataset's metadata and travels in the checkpoint; `rollout` runs
-that scene, so `simengine rollout` suits test sets in the same box. For trajectories with their own
-boundaries use `learned.nclaw.replay.simulate_trajectory`.
+walls, colliders) comes from the dataset's metadata and travels in the checkpoint; `rollout` runs each
+test trajectory in its own recorded scene (a slope, a pool), the training scene when none is recorded.
+Several learned materials in one scene: `learned.nclaw.replay.simulate_trajectory`.
 
 A batch is a set of whole trajectories, simulated one by one (identical windows, as drawn from a
 one-trajectory set, are simulated once); ``--set train.num_threads=1`` suits a few thousand particles.
@@ -32,6 +32,14 @@ from learned.nclaw.training import motion_loss, teacher_interval
 from learned.registry import register
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _test_scene(metadata: dict | None):
+    """The MPM scene a test trajectory was recorded in, or None when its metadata does not describe one."""
+    try:
+        return scene_spec(metadata or {})
+    except DatasetError:
+        return None
 
 
 def _training_densities(metadata: dict) -> list:
@@ -111,13 +119,14 @@ class NCLaw(LearnedSimulator):
         self._solvers = {}
 
     # ----- simulation ----------------------------------------------------------------------------------
-    def simulator(self, mass: torch.Tensor) -> NeuralMPM:
-        """`NeuralMPM` of the stored scene for particles of ``mass`` (N,) (cached per particle set)."""
-        spec = self.summary.get("scene")
+    def simulator(self, mass: torch.Tensor, spec: dict | None = None) -> NeuralMPM:
+        """`NeuralMPM` of scene ``spec`` (default: the training scene) for particles of ``mass`` (N,)
+        (cached per particle set and scene)."""
+        spec = spec or self.summary.get("scene")
         if spec is None:
             raise InputError("nclaw: the model has no scene yet (train it on a dataset or load a checkpoint)")
         mass = mass.detach().double().cpu().numpy()
-        key = (len(mass), float(mass.sum()), float(mass[0]))
+        key = (len(mass), float(mass.sum()), float(mass[0]), repr(sorted(spec.items())))
         if key not in self._solvers:
             solver = build_solver(spec, mass, mass / float(self.config["density"]), self.config["dtype"])
             self._solvers = {key: NeuralMPM(solver, self.law, backward=self.config["backward"])}
@@ -141,8 +150,8 @@ class NCLaw(LearnedSimulator):
             yield (position.to(self.dtype), None if velocity is None else velocity[:frames, sel].to(self.dtype),
                    batch["mass"][sel])
 
-    def _start(self, position, velocity, sim) -> tuple:
-        frame_dt = sim.solver.dt * int(self.summary["scene"]["write_every"])
+    def _start(self, position, velocity, sim, write_every: int | None = None) -> tuple:
+        frame_dt = sim.solver.dt * int(write_every or self.summary["scene"]["write_every"])
         v0 = velocity[0] if velocity is not None else (position[1] - position[0]) / frame_dt
         return initial_state(position[0], v0, self.dtype), frame_dt
 
@@ -175,12 +184,18 @@ class NCLaw(LearnedSimulator):
 
     @torch.no_grad()
     def rollout(self, batch: dict, steps: int, *, margin: float = 0.5, progress=None) -> Rollout:
-        """``steps`` frames after the first ``input_frames``, simulated from frame 0 of each trajectory."""
-        h, every = self.input_frames, int(self.summary["scene"]["write_every"])
+        """``steps`` frames after the first ``input_frames``, simulated from frame 0 of each trajectory.
+
+        Each trajectory runs in its own scene (walls, colliders, gravity, dt) when ``batch["metadata"]``
+        (a list, one dict per trajectory, as `learned.rollout.rollout_split` passes) describes one: a
+        law learned in one box is tested on a slope or in a pool. Otherwise the training scene is used."""
+        h = self.input_frames
+        scenes = [_test_scene(m) for m in batch.get("metadata", [])]
         outputs, diverged_at, reason = [], None, None
-        for position, velocity, mass in self._samples(batch):
-            sim = self.simulator(mass)
-            state, _ = self._start(position, velocity, sim)
+        for b, (position, velocity, mass) in enumerate(self._samples(batch)):
+            scene = (scenes[b] if b < len(scenes) else None) or self.summary["scene"]
+            sim, every = self.simulator(mass, scene), int(scene["write_every"])
+            state, _ = self._start(position, velocity, sim, every)
             frames = []
             for frame in range(1, h + steps):
                 try:
