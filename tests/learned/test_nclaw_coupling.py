@@ -13,14 +13,7 @@ from simengine.mpm.differentiable import simulate, state_tensors
 E, NU = 2.0e3, 0.3
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Per-particle MLPs on ~100 particles: thread hand-offs cost more than they save (and far more on
-    a loaded machine), so these tests run torch on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # per-particle MLPs on ~100 particles
 
 
 def small_scene(lower=(0.35, 0.4)):

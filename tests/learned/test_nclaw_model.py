@@ -20,12 +20,7 @@ from simengine.io import write_dataset
 E, NU, DENSITY = 5.0e3, 0.3, 1000.0
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def jelly_run(shape, velocity=(1.0, -1.0), duration=0.12, slope=False):

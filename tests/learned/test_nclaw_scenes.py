@@ -53,7 +53,7 @@ def test_pool_and_slope_boundaries(dim):
 
 
 @pytest.mark.parametrize("material", ["sand", "water"])
-def test_nclaw_trains_on_sand_and_water_motion(material, tmp_path):
+def test_nclaw_trains_on_sand_and_water_motion(material, tmp_path, one_torch_thread):
     """A training step on a short trajectory of each hand-written material: finite loss, gradients
     reach both networks."""
     import torch
@@ -65,16 +65,11 @@ def test_nclaw_trains_on_sand_and_water_motion(material, tmp_path):
     # thrown at the floor: it deforms (in free flight F stays I and nothing is learned)
     traj = module.make_body_scene(material, velocity=(0.5, -3.0)).run(duration=0.1, record_every=5, progress=False)
     write_dataset(tmp_path / "data", {"train": [traj]})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer = Trainer("nclaw", str(tmp_path / "data"), str(tmp_path / "run"), model_config=dict(width=8),
-                          train_overrides=dict(batch_size=1, num_threads=1, steps=1), progress=False)
-        law = trainer.model.law
-        before = [p.detach().clone() for p in law.parameters()]
-        loss = trainer.train_step()
-    finally:
-        torch.set_num_threads(threads)
+    trainer = Trainer("nclaw", str(tmp_path / "data"), str(tmp_path / "run"), model_config=dict(width=8),
+                      train_overrides=dict(batch_size=1, num_threads=1, steps=1), progress=False)
+    law = trainer.model.law
+    before = [p.detach().clone() for p in law.parameters()]
+    loss = trainer.train_step()
     assert np.isfinite(loss) and loss > 0
     changed = [not torch.equal(a, b) for a, b in zip(before, law.parameters())]
     assert any(changed[:len(list(law.elastic.parameters()))]) and any(changed[len(list(law.elastic.parameters())):])

@@ -11,12 +11,7 @@ from simengine.errors import InputError
 from simengine.mpm.differentiable import mpm_step
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def observed(material, lower, size, velocity=(0.0, 0.0), duration=0.2, record_every=5):

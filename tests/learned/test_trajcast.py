@@ -13,13 +13,7 @@ from learned.testing import assert_equivariant
 from simengine import InputError, md
 
 CELL = torch.tensor([[12.0, 0.0, 0.0], [2.0, 11.5, 0.0], [-1.0, 1.5, 12.5]], dtype=torch.float64)
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """e3nn's many small kernels gain nothing from a second thread and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SUMMARY = {"velocity_rms": 1.4e-3, "displacement_rms": 2e-3, "velocity_change_rms": 2e-4, "mean_neighbors": 10.0}
