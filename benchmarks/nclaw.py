@@ -22,8 +22,8 @@ import sys
 import time
 
 MODES = {"checkpointed": "recompute", "full tape": "tape"}
-# Run as a script, benchmarks/ is sys.path[0], where a sibling benchmarks/learned.py would shadow the
-# `learned` package: import the package from the installed project instead.
+# Run as a script, benchmarks/ is sys.path[0]: keep a sibling script from ever shadowing a package
+# (a benchmarks/learned.py once hid `learned`); import the packages from the installed project.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
