@@ -17,7 +17,7 @@ Drucker-Prager; water), in 2D or 3D (3D test shapes: the meshes of `assets/`):
 Writes OUT/study.json and OUT/study.md (the table for the README), datasets, runs and comparisons.
 
     python scenes/nclaw_study.py --out runs/nclaw_study             # about an hour on 2 CPU cores
-    python scenes/nclaw_study.py --out runs/nclaw_study_3d --dim 3 --iterations 40 --gns-steps 1000
+    python scenes/nclaw_study.py --out runs/nclaw_study_3d --dim 3 --iterations 80 --gns-steps 1000
     python scenes/nclaw_study.py --out runs/nclaw_sand_water --materials sand water --iterations 80
     python scenes/nclaw_study.py --out /tmp/nclaw_quick --quick     # smoke test (~15 min)
 """
