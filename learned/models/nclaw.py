@@ -27,7 +27,7 @@ from simengine.errors import DatasetError, InputError, SimulationError
 
 from learned.base import LearnedSimulator, Rollout
 from learned.nclaw.coupling import ConstitutiveLaw, NeuralMPM, initial_state, warm_start
-from learned.nclaw.replay import build_solver, scene_spec
+from learned.nclaw.replay import build_solver, scene_spec, simulate_frames
 from learned.nclaw.training import motion_loss, teacher_interval
 from learned.registry import register
 
@@ -196,18 +196,12 @@ class NCLaw(LearnedSimulator):
             scene = (scenes[b] if b < len(scenes) else None) or self.summary["scene"]
             sim, every = self.simulator(mass, scene), int(scene["write_every"])
             state, _ = self._start(position, velocity, sim, every)
-            frames = []
-            for frame in range(1, h + steps):
-                try:
-                    state = sim.simulate(state, every, start_step=(frame - 1) * every)
-                except SimulationError as exc:
-                    diverged_at = frame - h + 1 if diverged_at is None else min(diverged_at, frame - h + 1)
-                    reason = str(exc)
-                    break
-                if frame >= h:
-                    frames.append(state[0].float())
-                    if progress is not None:
-                        progress.update(1)
+            tick = None if progress is None else (lambda frame: progress.update(1) if frame >= h else None)
+            positions, failed, error = simulate_frames(sim, state, h + steps, every, on_frame=tick)
+            if failed is not None:  # rollout step of the failed frame (frame h is step 1)
+                diverged_at = failed - h + 1 if diverged_at is None else min(diverged_at, failed - h + 1)
+                reason = error
+            frames = [x.float() for x in positions[h - 1:]]  # positions[k - 1] is frame k
             last = frames[-1] if frames else position[h - 1].float()
             frames += [last] * (steps - len(frames))
             outputs.append(torch.stack(frames) if frames else position[:0].float())

@@ -56,6 +56,22 @@ def build_solver(spec: dict, mass, volume, dtype: str = "float32"):
                                     nu=np.zeros(n), params=np.zeros((n, 4))))
 
 
+def simulate_frames(sim, state: tuple, frames: int, every: int, on_frame=None):
+    """Run ``sim`` (a `NeuralMPM`) from ``state`` at frame 0 to frame ``frames - 1``, ``every`` solver
+    steps per frame. Returns (positions (N, d) of frames 1, 2, ... reached, the first frame a
+    `SimulationError` stopped or None, its message); ``on_frame(frame)`` is called after each frame."""
+    positions = []
+    for frame in range(1, frames):
+        try:
+            state = sim.simulate(state, every, start_step=(frame - 1) * every)
+        except SimulationError as exc:
+            return positions, frame, str(exc)
+        positions.append(state[0].clone())  # the caller keeps it; never a view of a reused buffer
+        if on_frame is not None:
+            on_frame(frame)
+    return positions, None, None
+
+
 def simulate_trajectory(laws: dict, truth, densities: dict, frames: int | None = None, dtype: str = "float32",
                         input_frames: int = 1, progress: bool = False):
     """Run ``laws`` (material name -> `ConstitutiveLaw`) in the scene of ``truth`` (a `Trajectory`).
@@ -94,17 +110,12 @@ def simulate_trajectory(laws: dict, truth, densities: dict, frames: int | None =
     state = initial_state(truth.position[0], v0, tdtype)
     out = np.empty((frames, truth.num_particles, truth.dim), np.float32)
     out[0] = truth.position[0]
-    diverged = reason = None
-    every = int(spec["write_every"])
     with torch.no_grad():
-        for frame in range(1, frames):
-            try:
-                state = sim.simulate(state, every, start_step=(frame - 1) * every)
-            except SimulationError as exc:
-                diverged, reason = frame, str(exc)
-                out[frame:] = out[frame - 1]
-                break
-            out[frame] = state[0].numpy()
+        positions, diverged, reason = simulate_frames(sim, state, frames, int(spec["write_every"]))
+    for frame, x in enumerate(positions, 1):
+        out[frame] = x.numpy()
+    if diverged is not None:
+        out[diverged:] = out[diverged - 1]
     out[:input_frames] = truth.position[:input_frames]
     meta = {"rollout_start": input_frames, "model": "nclaw", "diverged_at": diverged,
             "divergence_reason": reason, "name": truth.metadata.get("name", "00000")}
