@@ -152,7 +152,7 @@ def main(argv=None):
     import taichi as ti
     import warp as wp
 
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
 
     init_warp()
     ti.init(arch=ti.cpu, default_fp=ti.f32, cpu_max_num_threads=os.cpu_count(), log_level=ti.WARN)

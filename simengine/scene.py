@@ -64,9 +64,7 @@ class Scene:
         if device is None:
             device = os.environ.get("SIMENGINE_DEVICE", "cpu")
         self.device = device
-        if threads is None and os.environ.get("SIMENGINE_THREADS"):
-            threads = int(os.environ["SIMENGINE_THREADS"])
-        if threads is not None:
+        if threads is not None:  # None: $SIMENGINE_THREADS, else every core (`simengine.runtime`)
             check_range("threads", int(threads), 1, 256)
         self.threads, self.dtype = threads, dtype
         self.rng = np.random.default_rng(seed)

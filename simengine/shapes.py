@@ -251,7 +251,7 @@ class Mesh(Shape):
 
     def _warp_mesh(self):
         if self._wp_mesh is None:
-            from simengine._warp import init_warp
+            from simengine.runtime import init_warp
 
             wp = init_warp()
             self._wp_mesh = wp.Mesh(points=wp.array(self.vertices, dtype=wp.vec3, device="cpu"),
@@ -262,7 +262,7 @@ class Mesh(Shape):
     def sdf(self, points):
         points = self._points(points)
         from kernels.mesh_sdf import mesh_signed_distance
-        from simengine._warp import init_warp
+        from simengine.runtime import init_warp
 
         wp = init_warp()
         mesh = self._warp_mesh()

@@ -22,6 +22,6 @@ def _seed():
 
 @pytest.fixture(scope="session")
 def wp():
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
 
     return init_warp()

@@ -81,7 +81,7 @@ def periodic_radius_graph(position: torch.Tensor, cell: torch.Tensor, cutoff: fl
 def _warp_pairs(x: torch.Tensor, cell: torch.Tensor, cutoff: float):
     """(receivers i, senders j, shifts) from `simengine.md.NeighborList` (full list, no skin).  A
     left-handed cell (after a reflection) is inverted first: distances, hence pairs, do not change."""
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
     from simengine.md import Box, NeighborList
 
     wp = init_warp()

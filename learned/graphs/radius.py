@@ -117,7 +117,7 @@ _GRIDS: dict = {}
 
 
 def _warp_edges(position, radius, batch, lower, length, periodic, include_self):
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
     from kernels import neighbors
 
     wp = init_warp()

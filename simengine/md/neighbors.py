@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.md import neighbor_kernels
-from simengine._warp import init_warp
 from simengine.errors import check_range
-from simengine.md._parallel import launch_split
 from simengine.md.box import Box
+from simengine.parallel import launch_split
+from simengine.runtime import init_warp
 
 _OPEN_REACH = -1.0e30  # fractional reach that never admits a periodic image
+#: below this many atoms per thread a second thread costs more than it saves
+MIN_ATOMS_PER_THREAD = 512
 
 
 class NeighborList:
@@ -83,11 +85,10 @@ class NeighborList:
         grid.build(self.wrapped, float(self.r_list))
         reach = self.vec3(*(self.r_list / box.widths if box.periodic else [_OPEN_REACH] * 3))
         while True:
-            launch_split(wp, self._build, n, [grid.id, self.wrapped, self.image, self.molecule, H, H_inv, reach,
-                                              self.scalar(self.r_list), int(self.half), self.max_neighbors,
-                                              self.neighbors,
-                                              self.shifts, self.counts], self.device, self.threads,
-                         record_tape=False)
+            launch_split(self._build, n, [grid.id, self.wrapped, self.image, self.molecule, H, H_inv, reach,
+                                          self.scalar(self.r_list), int(self.half), self.max_neighbors,
+                                          self.neighbors, self.shifts, self.counts], self.device, self.threads,
+                         min_items=MIN_ATOMS_PER_THREAD, record_tape=False)
             most = int(self.counts.numpy().max()) if n else 0
             if most <= self.max_neighbors:
                 break

@@ -11,20 +11,19 @@ make a run recordable on a `wp.Tape`.  Positions are kept unwrapped; `positions`
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from kernels.md import bonded_kernels, integrator_kernels, pair_force_kernel
-from simengine._warp import init_warp, resolve_device
 from simengine.errors import InputError, SimulationError, check_range
-from simengine.md._parallel import default_threads, launch_parallel, split
 from simengine.md.box import Box
-from simengine.md.neighbors import NeighborList
+from simengine.md.neighbors import MIN_ATOMS_PER_THREAD, NeighborList
 from simengine.md.thermostats import THERMOSTATS
 from simengine.md.topology import Topology
 from simengine.md.units import ACCEL_PER_FORCE, ASE_TIME_FS, BOLTZMANN, element
+from simengine.parallel import launch_each, split
+from simengine.runtime import default_threads, init_warp, resolve_device
 
 DTYPES = ("float32", "float64")
 ENSEMBLES = ("nve", "nvt")
@@ -55,7 +54,7 @@ class Simulation:
         velocities: (N, 3) Å/fs, default zero.  masses: (N,) amu, default standard atomic masses.
         topology: bonds/angles/molecule ids for molecules.  skin: Verlet skin (Å).
         dtype: "float32" or "float64".  device: "cpu" / "cuda" (default $SIMENGINE_DEVICE, else the best
-            available).  threads: CPU threads (default $SIMENGINE_THREADS, else 2).  seed: thermostat stream.
+            available).  threads: CPU threads (default `simengine.runtime.default_threads`).  seed: thermostat stream.
         min_distance: atoms closer than this (Å) at the start are an `InputError` (overlap).
         max_temperature: a run whose temperature exceeds this (K) stops with a `SimulationError`.
     """
@@ -67,7 +66,7 @@ class Simulation:
                  threads: int | None = None, min_distance: float = 0.5, max_temperature: float = 1.0e5,
                  check_every: int = 100):
         self.wp = wp = init_warp()
-        self.device = resolve_device(device if device is not None else os.environ.get("SIMENGINE_DEVICE"))
+        self.device = resolve_device(device)
         if dtype not in DTYPES:
             raise InputError(f"dtype = {dtype!r} is not one of {DTYPES}")
         self.dtype, self.scalar = dtype, (wp.float32 if dtype == "float32" else wp.float64)
@@ -91,7 +90,7 @@ class Simulation:
         self.potential = potential
         self.topology = topology or Topology()
         self.topology.validate(n)
-        self.threads = default_threads(self.device) if threads is None else int(threads)
+        self.threads = default_threads(self.device, threads)
         self.max_temperature, self.check_every = float(max_temperature), int(check_every)
         self.rng = np.random.default_rng(seed)
         self.step_count = 0
@@ -165,12 +164,12 @@ class Simulation:
         s.f.zero_()
         s.e.zero_()
         # Threads scatter into private buffers; a differentiable (tape) step uses one thread and no scratch.
-        slices = split(n, 1 if s.f.requires_grad else self.threads, self.device)
+        slices = split(n, 1 if s.f.requires_grad else self.threads, MIN_ATOMS_PER_THREAD)
         outputs = [(s.f, s.e)] + self._scratch(len(slices) - 1)
         shared = [s.x, self.species_index, len(self.species_names), self._params, self._table,
                   self.scalar(self.potential.cutoff ** 2), nl.neighbors, nl.shifts, nl.counts, nl.max_neighbors]
-        launch_parallel(wp, [(self._pair_kernel, hi - lo, [lo, *shared, f, e])
-                             for (lo, hi), (f, e) in zip(slices, outputs)], self.device)
+        launch_each([(self._pair_kernel, hi - lo, [lo, *shared, f, e]) for (lo, hi), (f, e) in zip(slices, outputs)],
+                    self.device)
         for f, e in outputs[1:]:
             wp.launch(self._accumulate, dim=n, inputs=[f, e, s.f, s.e], device=self.device)
         H, H_inv = nl.mat33(*self.box.H.ravel()), nl.mat33(*self.box.H_inv.ravel())

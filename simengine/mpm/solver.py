@@ -4,30 +4,26 @@
     s0 = solver.new_state(x0, v0); s1 = solver.new_state(x0, v0)
     solver.step(s0, s1)            # s0 -> s1; never writes s0
 
-On CPU, ``threads > 1`` splits the particles (and grid nodes) into fixed slices launched from Python
-threads (`wp.launch` releases the GIL); each thread scatters into a private grid copy and the grid
-update sums the copies in a fixed order, so a run is deterministic for a given thread count. Under a
-`wp.Tape` (``requires_grad=True``) the solver runs one thread and gives each step a fresh grid.
+On CPU, ``threads > 1`` splits the particles (and grid nodes) into fixed slices launched from the
+shared thread pool of `simengine.parallel` (`wp.launch` releases the GIL); each thread scatters into a
+private grid copy and the grid update sums the copies in a fixed order, so a run is deterministic for a
+given thread count. Under a `wp.Tape` (``requires_grad=True``) the solver runs one thread and gives each
+step a fresh grid.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from simengine._warp import init_warp, resolve_device
 from simengine.errors import InputError, SimulationError
 from simengine.mpm.colliders import check_mode, sample_colliders
 from simengine.mpm.state import MPMGrid, MPMParticles, MPMState
+from simengine.parallel import LaunchCache, prepare, run_parallel, split
+from simengine.runtime import default_threads, init_warp, resolve_device
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 CPU_CHUNK = 64
-
-
-def _slices(total: int, parts: int) -> list[tuple[int, int]]:
-    edges = np.linspace(0, total, parts + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+#: below this many particles, thread hand-offs cost more than they save (one thread)
+MIN_PARTICLES_THREADED = 8192
 
 
 class MPMSolver:
@@ -40,14 +36,15 @@ class MPMSolver:
         gravity: (dim,) acceleration. boundary: domain-wall mode "slip" | "sticky" | "separate";
             boundary_friction: Coulomb coefficient at the walls. pad: wall thickness in nodes.
         colliders: `simengine.mpm.colliders.Collider` list. device: "cpu" / "cuda".
-        dtype: "float32" | "float64". threads: CPU threads (None: all cores; CUDA: 1).
+        dtype: "float32" | "float64". threads: CPU threads (None: `simengine.runtime.default_threads`;
+            one below ``min_particles_threaded`` particles, under a tape and on CUDA).
         requires_grad: allocate gradient buffers and a fresh grid per step (for `wp.Tape`).
         max_speed: blow-up bound for `check` (default dx / dt: one cell per step).
     """
 
     def __init__(self, *, dim, cells, dx, dt, particles, gravity=None, boundary="separate", boundary_friction=0.0,
                  colliders=(), device="cpu", dtype="float32", threads=None, pad=3, requires_grad=False,
-                 max_speed=None):
+                 max_speed=None, min_particles_threaded=MIN_PARTICLES_THREADED):
         self.wp = wp = init_warp()
         from kernels.mpm import get_kernels
 
@@ -69,11 +66,11 @@ class MPMSolver:
         self.requires_grad = bool(requires_grad)
         self.max_speed = float(max_speed) if max_speed is not None else self.dx / self.dt
         cpu = self.device == "cpu"
-        self.threads = 1 if (not cpu or self.requires_grad) else int(threads or os.cpu_count() or 1)
+        self.threads = 1 if self.requires_grad else default_threads(self.device, threads)
         self.chunk = CPU_CHUNK if cpu else 1  # items per kernel thread (see kernels.mpm.transfer)
         self.particles = particles if isinstance(particles, MPMParticles) else self.make_particles(**particles)
         self.n = len(self.particles)
-        if self.n < 8192:  # below this, thread hand-offs cost more than they save
+        if self.n < min_particles_threaded:
             self.threads = 1
         self.colliders = list(colliders)
         from kernels.mpm import MAX_COLLIDERS
@@ -83,10 +80,10 @@ class MPMSolver:
         self._setup_colliders()
         self._grid = self.new_grid(buffers=self.threads)
         self._first_bad = wp.zeros(1, dtype=int, device=self.device)
-        self._launches = {}
-        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
-        if self._pool is not None:  # load the module before threads launch from it
-            self.k.p2g.module.load(self.device)
+        self._launches = LaunchCache(self.device)
+        self._kernels = (self.k.p2g, self.k.p2g_external, self.k.grid_update, self.k.g2p, self.k.g2p_trial,
+                         self.k.check_particles)
+        prepare(self._kernels, self.device)
 
     # ---- allocation ------------------------------------------------------------------------------
     def _array(self, data, dtype, requires_grad=False):
@@ -212,24 +209,12 @@ class MPMSolver:
         self.wp.launch(kernel, dim=dim, inputs=args, device=self.device)
 
     def _cached_launch(self, kernel, span, args):
-        """Replay a recorded `wp.Launch` for the same kernel and arrays (double-buffered forward runs):
-        packing ~20 arguments costs more than a small scene's kernels. Not used under a tape."""
-        key = (kernel.key, span) + tuple(a if isinstance(a, (int, float)) else id(a) for a in args)
-        entry = self._launches.get(key)
-        if entry is None:
-            if len(self._launches) > 64:
-                self._launches.clear()
-            dim = (span[1] - span[0] + self.chunk - 1) // self.chunk
-            cmd = self.wp.launch(kernel, dim=dim, inputs=args, device=self.device, record_cmd=True)
-            entry = self._launches[key] = (cmd, args)  # args keep the arrays (and so their ids) alive
-        entry[0].launch()
+        """Replay a recorded launch for the same kernel and arrays (double-buffered forward runs): packing
+        ~20 arguments costs more than a small scene's kernels. Not used under a tape."""
+        self._launches.launch(kernel, (span[1] - span[0] + self.chunk - 1) // self.chunk, args)
 
     def _parallel(self, fn, total, threads):
-        parts = _slices(total, threads)
-        futures = [self._pool.submit(fn, b, e, t) for t, (b, e) in enumerate(parts) if t > 0]
-        fn(*parts[0], 0)
-        for f in futures:
-            f.result()
+        run_parallel(fn, split(total, threads), kernels=self._kernels, device=self.device)
 
     def collider_motion(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """(displacement, velocity) (n_c, d) of the colliders at ``time`` (a multiple of dt): velocities
@@ -265,12 +250,5 @@ class MPMSolver:
                 f"= one cell per step, or non-finite); reduce dt or check the material parameters")
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        """Drop recorded launches (the thread pool is shared: nothing else to release)."""
+        self._launches.clear()

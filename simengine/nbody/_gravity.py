@@ -1,16 +1,16 @@
 """Softened field gravity for the whole particle set: the Warp direct sum, on both CPU cores.
 
 Warp's CPU backend runs a kernel on one thread and releases the GIL in ``wp.launch``, so the targets
-are split in contiguous slices launched from a small thread pool (each slice writes its own part of
-the output: no reduction needed). On CUDA one launch covers all targets.
+are split in contiguous slices launched from the shared pool of `simengine.parallel` (each slice writes
+its own part of the output: no reduction needed). On CUDA one launch covers all targets.
 """
 from __future__ import annotations
-
-import concurrent.futures as cf
 
 import numpy as np
 
 from simengine.errors import InputError
+from simengine.parallel import run_parallel, split
+from simengine.runtime import default_threads, init_warp
 
 # name -> kernel id in kernels.nbody.gravity
 SOFTENING_KERNELS = {"plummer": 0, "cubic_spline": 1}
@@ -28,17 +28,14 @@ class FieldGravity:
     """Direct-summation softened accelerations and potentials of N particles (float64)."""
 
     def __init__(self, G: float, softening: float, kernel: str = "cubic_spline", device: str = "cpu",
-                 threads: int = 2):
-        from simengine._warp import init_warp
-
+                 threads: int | None = None):
         self.wp = init_warp()
         import kernels.nbody.gravity as kg
 
         self._kg = kg
         self.G, self.eps, self.kind = float(G), float(softening), softening_kernel_id(kernel)
         self.device = device
-        self.threads = max(1, int(threads)) if device == "cpu" else 1
-        self._pool = cf.ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self.threads = default_threads(device, threads)
         self._n = -1
 
     def _upload(self, pos, mass, group, is_bh=None):
@@ -65,18 +62,12 @@ class FieldGravity:
         out = wp.zeros(nt, dtype=out_dtype, device=dev)
         if nt == 0:
             return out.numpy()
-        chunks = np.array_split(np.arange(nt), min(self.threads, nt))
 
-        def launch(idx):
-            a, b = int(idx[0]), int(idx[-1]) + 1
+        def launch(a, b, _t):
             wp.launch(kernel, dim=b - a, device=dev,
                       inputs=[self._pos, self._mass, *extra_inputs[:1], t_arr[a:b], *extra_inputs[1:], out[a:b]])
 
-        if self._pool is None or len(chunks) == 1:
-            for c in chunks:
-                launch(c)
-        else:
-            list(self._pool.map(launch, chunks))
+        run_parallel(launch, split(nt, self.threads), kernels=[kernel], device=dev)
         return out.numpy().copy()
 
     def accelerations(self, pos, mass, group, targets=None) -> np.ndarray:
@@ -101,16 +92,13 @@ class FieldGravity:
         rows = [int(round(n * (1.0 - np.sqrt(1.0 - k / parts)))) for k in range(parts + 1)]
         bufs = [wp.zeros(n, dtype=wp.vec3d, device=self.device) for _ in range(parts)]
 
-        def launch(k):
+        def launch(k, _end, _t):
             wp.launch(self._kg.softened_acceleration_rows, dim=1, device=self.device,
                       inputs=[self._pos, self._mass, self._group, rows[k], rows[k + 1], self.kind, self.eps,
                               self.G, bufs[k]])
 
-        if self._pool is None or parts == 1:
-            for k in range(parts):
-                launch(k)
-        else:
-            list(self._pool.map(launch, range(parts)))
+        run_parallel(launch, [(k, k + 1) for k in range(parts)], kernels=[self._kg.softened_acceleration_rows],
+                     device=self.device)
         return np.sum([b.numpy() for b in bufs], axis=0)
 
     def potentials(self, pos, mass, is_bh, targets=None) -> np.ndarray:
@@ -120,8 +108,3 @@ class FieldGravity:
             targets = np.arange(len(mass))
         return self._run(self._kg.mixed_potential, targets,
                          [self._isbh, self.kind, self.eps, self.G], self.wp.float64)
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None

@@ -29,7 +29,7 @@ def pn_accelerations(mass, position, velocity, is_smbh, G=1.0, c=1.0, orders=("1
     1PN is the N-body Einstein-Infeld-Hoffmann form; 2PN..3.5PN act pairwise (see kernels.nbody.pn).
     The Newtonian part is not included.
     """
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
 
     wp = init_warp()
     import kernels.nbody.pn as kp

@@ -19,6 +19,7 @@ import numpy as np
 
 from simengine.errors import SimulationError
 from simengine.nbody import _tree
+from simengine.parallel import RecordedLaunch
 
 
 @dataclass
@@ -62,7 +63,7 @@ class RegularizedIntegrator:
 
     def __init__(self, G, c, pn_mask, tolerance, softening_kind, softening, soften_star_pairs=True,
                  k_max=8, retree_every=8, max_retries=40, device="cpu"):
-        from simengine._warp import init_warp
+        from simengine.runtime import init_warp
 
         self.wp = init_warp()
         import kernels.nbody.regularized as kr
@@ -116,15 +117,15 @@ class RegularizedIntegrator:
         count = k_last - k_first + 1
         cmd = b.get("cmd")
         if cmd is None:  # record the launch once per tree upload; later calls only change scalars
-            cmd = b["cmd"] = self.wp.launch(self._kr.logh_leapfrog, dim=count, device=self.device, inputs=[
+            cmd = b["cmd"] = RecordedLaunch(self._kr.logh_leapfrog, count, [
                 region.n, k_first, H, B0, b["mass"], b["is_bh"], b["parent"], b["depth"], b["order"],
                 self.G, self.inv_c, self.pn_mask, self.kind, self.eps, self.soften, b["x0"], b["v0"],
                 b["edge_x"], b["edge_v"], b["scalars"], b["vel"], b["vaux"], b["acc"], b["apn"], b["dv"],
-                b["phi_bh"], b["acc_bh"], b["s0"], b["spin"], b["saux"], b["srate"]], record_cmd=True)
+                b["phi_bh"], b["acc_bh"], b["s0"], b["spin"], b["saux"], b["srate"]], self.device)
         cmd.set_dim(count)
-        cmd.set_param_at_index(1, k_first)
-        cmd.set_param_at_index(2, H)
-        cmd.set_param_at_index(3, B0)
+        cmd.set_param(1, k_first)
+        cmd.set_param(2, H)
+        cmd.set_param(3, B0)
         cmd.launch()
         region.stats["launches"] += 1
         n = region.n

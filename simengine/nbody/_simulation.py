@@ -43,13 +43,14 @@ class Simulation:
             black hole are never softened inside a region.
         merger_radius: merge two black holes closer than this many Schwarzschild radii of their
             total mass, 2 G (m1 + m2) / c^2 (None: never).
-        device: "cpu" or "cuda"; threads: CPU threads for the field direct sum.
+        device: "cpu" or "cuda"; threads: CPU threads for the field direct sum (default
+            `simengine.runtime.default_threads`: $SIMENGINE_THREADS, else every core).
     """
 
     def __init__(self, G=1.0, c=None, softening=1e-3, region_radius=None, pn_orders=(), tolerance=1e-10,
                  softening_kernel="cubic_spline", eta=0.02, max_timestep=None, soften_star_pairs=True,
-                 merger_radius=None, k_max=7, device="cpu", threads=2):
-        from simengine._warp import resolve_device
+                 merger_radius=None, k_max=7, device="cpu", threads=None):
+        from simengine.runtime import resolve_device
 
         self.G = check_range("G", float(G), 0.0, None, low_open=True)
         self.softening = check_range("softening", float(softening), 0.0, None, low_open=True)

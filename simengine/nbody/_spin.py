@@ -69,8 +69,8 @@ def pn_spin_rates(mass, position, velocity, S, is_smbh, G=1.0, c=1.0, orders=("1
     S: spin angular momenta (N, 3) (not chi). Same conventions as `simengine.nbody.pn_accelerations`,
     whose orders may be combined with "1.5so" here.
     """
-    from simengine._warp import init_warp
     from simengine.nbody._pn import pn_mask
+    from simengine.runtime import init_warp
 
     wp = init_warp()
     import kernels.nbody.spin as ks

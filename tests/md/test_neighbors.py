@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simengine import md
-from simengine._warp import init_warp
+from simengine.runtime import init_warp
 
 
 def _brute_force_pairs(x, cell, r_list, periodic=True):

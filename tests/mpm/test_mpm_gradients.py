@@ -101,7 +101,7 @@ def test_polar_rotation_adjoint_is_finite_and_exact_at_repeated_singular_values(
     import warp as wp
 
     from kernels.mpm.linalg import make_linalg
-    from simengine._warp import init_warp
+    from simengine.runtime import init_warp
 
     init_warp()
     la = make_linalg(3, wp.float64, "simengine_test_polar3d")

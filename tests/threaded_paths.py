@@ -1,0 +1,62 @@
+"""The threaded CPU paths of every simulator, each run once in this process from a cold start.
+
+`tests/test_parallel.py` runs this file in many fresh processes (``python tests/threaded_paths.py mpm md
+nbody``) and requires each to exit 0: a module loaded concurrently from two threads crashed the process
+with SIGSEGV at the first threaded step (issue 23), which only a fresh process shows.
+
+* mpm: a 2D neo-Hookean block of ~9k particles (above the solver's threading threshold) with two
+  threads: scatter into private grids, grid update and gather on the shared pool, recorded launches,
+  two `Scene.run` calls as a user would make them;
+* md: 1024 Lennard-Jones atoms with two threads: the threaded neighbour build and pair forces;
+* nbody: a black-hole pair in a 200-star cusp with two threads: the threaded direct sum (all pairs and
+  selected targets) and the regularized region's recorded launch.
+"""
+import sys
+
+import numpy as np
+
+
+def mpm():
+    from simengine import Scene, materials, shapes
+
+    scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=64, threads=2)
+    scene.add_body(shapes.Box(lower=(0.2, 0.2), size=(0.6, 0.4)),
+                   materials.NeoHookean(youngs_modulus=1e4, poisson_ratio=0.3), particles_per_cell=9)
+    assert len(scene.particle_data()["x"]) >= 8192
+    for _ in range(2):
+        traj = scene.run(duration=4 * scene.dt, record_every=2, progress=False)
+        assert np.isfinite(traj.position).all()
+
+
+def md():
+    from simengine import md
+
+    rng = np.random.default_rng(0)
+    positions, cell = md.liquid_box(1024, 0.0207, rng)
+    sim = md.Simulation(positions, ["Ar"] * 1024, cell, timestep_fs=2.0, dtype="float64", threads=2,
+                        potential=md.LennardJones(sigma=3.4, epsilon=0.0104, cutoff=8.5, shift=True))
+    sim.maxwell_boltzmann(100.0, rng)
+    sim.run(10, progress=False)
+    assert np.isfinite(sim.state.x.numpy()).all()
+
+
+def nbody():
+    from simengine import nbody
+
+    rng = np.random.default_rng(0)
+    ics = nbody.smbh_binary_in_cusp(n_stars=200, stellar_mass=1.0, scale_radius=1.0, bh_masses=(0.01, 0.01),
+                                    binary_a=0.02, binary_e=0.3, rng=rng)
+    sim = nbody.Simulation(G=1.0, c=11.0, softening=0.004, region_radius=0.02, pn_orders=("1",), tolerance=1e-10,
+                           max_timestep=0.005, threads=2)
+    for kind, (m, x, v) in ics.items():
+        sim.add_particles(m, x, v, kind=kind)
+    sim.integrate(0.01)
+    assert np.isfinite(sim.positions).all()
+
+
+PATHS = {"mpm": mpm, "md": md, "nbody": nbody}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(PATHS):
+        PATHS[name]()
+        print(name, "ok", flush=True)
