@@ -4,6 +4,9 @@ Runs one trajectory of a scene script (``make_scene(rng)`` + ``RUN``, the protoc
 uses) with ``rng = numpy.random.default_rng(seed)``, and writes ``DIR/trajectory.h5`` (atomically) and,
 unless ``--no-preview``, ``DIR/preview.png`` and ``DIR/preview.gif`` (the script's optional ``PREVIEW``
 dict is passed to `simengine.preview.write_previews`). DIR defaults to ``runs/<script stem>``.
+
+The scene runs in a child process (`simengine.generate.workers.run_isolated`): a crash of native code is
+reported naming the script, the seed and the signal, instead of ending the command silently.
 """
 from __future__ import annotations
 
@@ -57,7 +60,14 @@ def run_script(script, out=None, seed=0, device=None, preview=True, run_override
 
 
 def main(args) -> int:
-    result = run_script(args.script, args.out, args.seed, args.device, preview=not args.no_preview)
+    from simengine.errors import SimulationError
+    from simengine.generate.workers import WorkerCrashed, run_isolated
+
+    try:
+        result = run_isolated(run_script, args.script, args.out, args.seed, args.device, not args.no_preview)
+    except WorkerCrashed as crash:
+        raise SimulationError(f"{args.script} (seed {args.seed}): the simulation process {crash.reason}; "
+                              "nothing was written -- a crash in native code, not a blow-up") from None
     print(f"{args.script}: {result['frames']} frames x {result['particles']} particles "
           f"in {result['seconds']:.1f} s -> {result['trajectory']}")
     for key in ("png", "gif"):

@@ -16,17 +16,15 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
-import multiprocessing
 import os
 import shutil
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numpy as np
 
 from simengine.errors import DatasetError, InputError, SimulationError, check_range
-from simengine.generate.script import (DEVICE_ENV, THREADS_ENV, Task, load_scene_script, run_task,
-                                       script_fingerprint)
+from simengine.generate.script import DEVICE_ENV, THREADS_ENV, Task, load_scene_script, run_task, script_fingerprint
+from simengine.generate.workers import CallFailed, run_calls
 from simengine.io.dataset import open_h5, write_dataset
 from simengine.io.metadata import SPLITS, read_metadata
 from simengine.io.trajectory import _jsonable, atomic_path
@@ -97,47 +95,53 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
 
 
 def _run(script_path, todo, workers, device, progress, shard_root):
-    """Simulate `todo`; on the first failure stop (running ones finish and are kept) and raise."""
+    """Simulate `todo` in worker processes. A Python error stops the job (running trajectories finish and
+    are kept) and is raised naming the trajectory; a worker killed by a signal is retried once in a fresh
+    process, then recorded in ``.shards/failed.json`` while the other trajectories go on; the job then
+    raises naming every failed trajectory and its signal."""
     from tqdm import tqdm
 
     if not todo:
         return
     workers = min(workers, len(todo))
+    script = os.path.basename(script_path)
+    with contextlib.suppress(FileNotFoundError):  # from an earlier run of this job
+        os.remove(os.path.join(shard_root, "failed.json"))
     bar = tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr)
+
+    def retry(index, reason):
+        print(f"simengine generate: trajectory {todo[index].label} of {script}: the worker {reason}; "
+              "retrying it once in a fresh process", file=sys.stderr)
+
+    calls = [(run_task, (script_path, task, device, workers > 1)) for task in todo]
     with bar, _worker_environment(device, single_thread=workers > 1):
-        if workers == 1:  # in this process: plain tracebacks, no start-up cost
-            for task in todo:
-                _call(lambda: run_task(script_path, task, device), task, shard_root)
-                bar.update()
-            return
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         try:
-            futures = {pool.submit(run_task, script_path, t, device, True): t for t in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                bar.update(len(done))
-                failed = [f for f in done if f.exception() is not None]
-                if failed:
-                    _call(failed[0].result, futures[failed[0]], shard_root)
-        finally:  # on a failure or Ctrl-C nothing new starts; running simulations finish, shards kept
-            pool.shutdown(wait=True, cancel_futures=True)
+            crashes = run_calls(calls, workers, retries=1, on_done=lambda _i, _r: bar.update(), on_retry=retry)
+        except CallFailed as failed:
+            _raise_failure(todo[failed.index], failed, shard_root)
+    if crashes:
+        failed = [{"split": todo[i].split, "index": todo[i].index, "seed": todo[i].seed, "reason": reason}
+                  for i, reason in crashes]
+        with atomic_path(os.path.join(shard_root, "failed.json")) as tmp, open(tmp, "w") as f:
+            json.dump({"scene_script": script_path, "failed": failed}, f, indent=1)
+        kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
+        names = "; ".join(f"{todo[i].label}: the worker {reason}, twice" for i, reason in crashes)
+        raise SimulationError(
+            f"{len(crashes)} {'trajectory' if len(crashes) == 1 else 'trajectories'} of {script} failed: {names} -- a crash in native code, not a blow-up "
+            f"(listed in {os.path.join(shard_root, 'failed.json')}); {kept} finished trajectories are kept in "
+            f"{shard_root}, run the same command again to retry the failed ones")
 
 
-def _call(fn, task, shard_root):
-    """Run `fn`; re-raise a failure with the split, index and seed in the message."""
-    try:
-        return fn()
-    except (SimulationError, InputError, DatasetError) as exc:
-        raise type(exc)(_failure(task, exc, shard_root)) from exc
-    except Exception as exc:
-        raise SimulationError(_failure(task, exc, shard_root)) from exc
-
-
-def _failure(task, exc, shard_root) -> str:
+def _raise_failure(task, failed, shard_root):
+    """Re-raise a worker's exception with the split, index and seed in the message."""
+    exc = failed.error
+    if not isinstance(exc, (SimulationError, InputError, DatasetError)):  # a bug: show where it happened
+        print(failed.traceback.rstrip(), file=sys.stderr)
+    kind = type(exc) if isinstance(exc, (SimulationError, InputError, DatasetError)) else SimulationError
     kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
-    return (f"trajectory {task.label} failed: {type(exc).__name__}: {exc} -- the job stopped; "
-            f"{kept} finished trajectories are kept in {shard_root}, run the same command again to resume")
+    raise kind(f"trajectory {task.label} failed: {type(exc).__name__}: {exc} -- the job stopped; "
+               f"{kept} finished trajectories are kept in {shard_root}, run the same command again to "
+               "resume") from exc
 
 
 @contextlib.contextmanager

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simengine.errors import InputError, SimulationError
+from simengine.runtime import DEVICE_ENV, THREADS_ENV  # noqa: F401 - re-exported for scene scripts
 
-THREADS_ENV = "SIMENGINE_THREADS"
-DEVICE_ENV = "SIMENGINE_DEVICE"
 _loaded = {}  # absolute path -> module, per process
 
 
