@@ -1,4 +1,4 @@
-# simengine: `make demo` runs the main demo, `make test` runs the tests.
+# simengine: `make demo` runs the main demo, `make test` runs lint (ruff) and the tests.
 # Both create .venv when it is missing and install everything (through `make setup`).
 PY ?= python3
 VENV := .venv
@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python -m simengine.demo
+	$(BIN)/python -m learned.demo
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
 
 bench: setup

@@ -21,8 +21,8 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
 from learned.data import WindowDataset, collate, describe, load_split  # noqa: E402
+from learned.demo import MODEL, SCENE, TRAIN  # noqa: E402
 from learned.train import Trainer  # noqa: E402
-from simengine.demo import MODEL, SCENE, TRAIN  # noqa: E402
 
 
 def training_rate(data, model_config, steps, threads, label):
@@ -50,8 +50,8 @@ def rollout_rate(model, data):
 
 def mpm_rate(data, truth):
     """Re-simulate test trajectory 0 with its own seed; frames per second of wall time."""
-    from simengine.generate.script import load_scene_script
     from learned.data import read_metadata
+    from simengine.generate.script import load_scene_script
 
     meta = read_metadata(data)
     module = load_scene_script(meta.get("scene_script", SCENE))

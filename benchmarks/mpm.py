@@ -40,8 +40,8 @@ def make_scene(per_axis: int, grid_res: int = 64):
     lower = np.array([0.3, 0.25, 0.3])
     size = per_axis * spacing  # lattice-aligned edges: exactly per_axis^3 particles
     lower = np.floor(lower / spacing) * spacing
-    scene.add_body(shapes.Box(lower=lower, size=(size,) * 3), materials.NeoHookean(youngs_modulus=1e5, poisson_ratio=0.3),
-                   density=1000.0)
+    scene.add_body(shapes.Box(lower=lower, size=(size,) * 3),
+                   materials.NeoHookean(youngs_modulus=1e5, poisson_ratio=0.3), density=1000.0)
     return scene
 
 

@@ -61,9 +61,9 @@ class TaichiMLSMPM:
 
     @ti.kernel
     def clear_grid(self):
-        for I in ti.grouped(self.grid_m):
-            self.grid_v[I] = ti.Vector.zero(ti.f32, 3)
-            self.grid_m[I] = 0.0
+        for node in ti.grouped(self.grid_m):
+            self.grid_v[node] = ti.Vector.zero(ti.f32, 3)
+            self.grid_m[node] = 0.0
 
     @ti.func
     def scatter(self, p):
@@ -98,13 +98,13 @@ class TaichiMLSMPM:
 
     @ti.kernel
     def grid_update(self):
-        for I in ti.grouped(self.grid_m):
-            m = self.grid_m[I]
+        for node in ti.grouped(self.grid_m):
+            m = self.grid_m[node]
             if m > 0:
-                v = self.grid_v[I] / m + self.dt * ti.Vector(self.gravity)
+                v = self.grid_v[node] / m + self.dt * ti.Vector(self.gravity)
                 for d in ti.static(range(3)):
-                    low = I[d] < self.pad
-                    high = I[d] > self.n_grid - self.pad
+                    low = node[d] < self.pad
+                    high = node[d] > self.n_grid - self.pad
                     if ti.static(self.boundary == 2):
                         if low or high:
                             v = ti.Vector.zero(ti.f32, 3)
@@ -114,7 +114,7 @@ class TaichiMLSMPM:
                     else:
                         if (low and v[d] < 0) or (high and v[d] > 0):
                             v[d] = 0.0
-                self.grid_v[I] = v
+                self.grid_v[node] = v
 
     @ti.kernel
     def g2p(self):

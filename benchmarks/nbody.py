@@ -130,7 +130,8 @@ def field_rate(n, repeats, threads):
         g.accelerations(x[:64], m[:64], np.full(64, -1))  # warm-up
         best = min(_timed(lambda: g.accelerations(x, m, np.full(n, -1))) for _ in range(repeats))
         out[f"simengine_{kernel}"] = n * (n - 1) / best
-        print(f"   simengine Warp float64, {kernel:12s}, {threads} threads: {out[f'simengine_{kernel}'] / 1e6:8.1f} M/s")
+        print(f"   simengine Warp float64, {kernel:12s}, {threads} threads: "
+              f"{out[f'simengine_{kernel}'] / 1e6:8.1f} M/s")
     import rebound
 
     sim = rebound.Simulation()
@@ -145,7 +146,8 @@ def field_rate(n, repeats, threads):
     print(f"   REBOUND basic gravity, Plummer softening (1 thread): {out['rebound_basic_plummer'] / 1e6:8.1f} M/s")
     out["ratio_plummer"] = out["simengine_plummer"] / out["rebound_basic_plummer"]
     out["ratio_cubic_spline"] = out["simengine_cubic_spline"] / out["rebound_basic_plummer"]
-    print(f"   ratio simengine / REBOUND: Plummer {out['ratio_plummer']:.2f}, cubic spline {out['ratio_cubic_spline']:.2f}")
+    print(f"   ratio simengine / REBOUND: Plummer {out['ratio_plummer']:.2f}, "
+          f"cubic spline {out['ratio_cubic_spline']:.2f}")
     return out
 
 

@@ -27,10 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from learned.data.windows import key_layout
 from simengine.errors import DatasetError, InputError
 from simengine.io import KINEMATIC_TYPES
-
-from learned.data.windows import key_layout
 
 
 @dataclass

@@ -15,10 +15,9 @@ import time
 import numpy as np
 import torch
 
-from simengine.io import Trajectory, atomic_path, write_group
-
 from learned.data import WindowDataset, collate, describe, load_split, read_metadata
 from learned.data.windows import key_layout
+from simengine.io import Trajectory, atomic_path, write_group
 
 
 def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None = None,

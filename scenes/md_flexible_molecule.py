@@ -3,8 +3,9 @@
 SPC/Fw (Wu, Tepper & Voth, J. Chem. Phys. 124, 024503 (2006)) bond and angle terms, converted to
 E = ½k(x − x₀)²: O–H k_b = 91.86 eV/Å², r₀ = 1.012 Å; H–O–H k_θ = 6.583 eV/rad², θ₀ = 113.24°.
 Intermolecular Lennard-Jones: O with SPC/Fw σ = 3.1655 Å, ε = 6.74 meV, H with a small
-core (σ = 1.5 Å, ε = 1 meV) so molecules cannot interpenetrate, Lorentz–Berthelot mixing; *no electrostatics*, so this is an
-uncharged flexible-molecule fluid, not water.  The O–H stretch (period ≈ 9 fs) sets a 0.5 fs step.
+core (σ = 1.5 Å, ε = 1 meV) so molecules cannot interpenetrate, Lorentz–Berthelot mixing;
+*no electrostatics*, so this is an uncharged flexible-molecule fluid, not water.  The O–H stretch
+(period ≈ 9 fs) sets a 0.5 fs step.
 """
 import numpy as np
 

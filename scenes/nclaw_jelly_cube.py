@@ -7,7 +7,6 @@ of a simple shape is enough to learn the material. 256 particles on a 32^2 grid 
     simengine train nclaw --data data/nclaw_jelly --out runs/nclaw_jelly --set train.batch_size=1
 """
 import numpy as np
-
 from nclaw_scenes import RECORD_EVERY, training_scene
 
 RUN = dict(duration=0.6, record_every=RECORD_EVERY)

@@ -6,7 +6,6 @@ on impact and stays flattened: the plastic network has something to learn (see n
     simengine generate scenes/nclaw_plasticine_cube.py --out data/nclaw_plasticine --train 1 --valid 1 --test 1
 """
 import numpy as np
-
 from nclaw_scenes import RECORD_EVERY, training_scene
 
 RUN = dict(duration=0.6, record_every=RECORD_EVERY)

@@ -68,7 +68,8 @@ def ground_truth(out: str, materials: list, dim: int) -> dict:
 
     paths = {}
     for material in materials:
-        train = make_body_scene(material, dim=dim).run(duration=TRAIN_DURATION, record_every=RECORD_EVERY, progress=False)
+        train = make_body_scene(material, dim=dim).run(duration=TRAIN_DURATION, record_every=RECORD_EVERY,
+                                                       progress=False)
         paths[(material, "train")] = os.path.join(out, "data", material, "train")
         write_dataset(paths[(material, "train")], {"train": [train]})
         for variant, (overrides, duration) in VARIANTS[dim].items():
@@ -139,10 +140,9 @@ def compare(pred_dir: str, truth_dir: str, out: str, gifs: int = 1) -> dict:
 
 def nclaw_rollout(laws: dict, truth_dir: str, pred_dir: str):
     from learned.data import load_split
+    from learned.nclaw import simulate_trajectory
     from learned.rollout import write_split
     from simengine.io import read_metadata
-
-    from learned.nclaw import simulate_trajectory
 
     truths = load_split(truth_dir, "test")
     densities = {name: DENSITY for name in laws}
@@ -218,8 +218,9 @@ def main(argv=None) -> int:
     if "jelly" in args.materials:
         sysid = identify_jelly(paths[("jelly", "train")], evaluations=4 if args.quick else 20)
     summary = {"results": results, "timings_s": timings, "training_errors": errors, "sysid": sysid, "settings": {
-        "dim": args.dim, "iterations": iterations, "gns_steps": gns_steps, "nclaw_train": nclaw_train, "nclaw_model": nclaw_model,
-        "gns_train": gns_train, "gns_model": gns_model, "start_frame": START, "frame_dt": 0.01}}
+        "dim": args.dim, "iterations": iterations, "gns_steps": gns_steps, "nclaw_train": nclaw_train,
+        "nclaw_model": nclaw_model, "gns_train": gns_train, "gns_model": gns_model, "start_frame": START,
+        "frame_dt": 0.01}}
     with open(os.path.join(out, "study.json"), "w") as f:
         json.dump(summary, f, indent=2)
     with open(os.path.join(out, "study.md"), "w") as f:

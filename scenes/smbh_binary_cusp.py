@@ -91,7 +91,8 @@ if __name__ == "__main__":
     os.makedirs(out, exist_ok=True)
     traj = make_scene(np.random.default_rng(0)).run(**RUN, progress=True)
     traj.save(os.path.join(out, "trajectory.h5"))
-    print("wrote", os.path.join(out, "trajectory.h5"), "and", plot_binary(traj, os.path.join(out, "binary_elements.png")))
+    print("wrote", os.path.join(out, "trajectory.h5"), "and",
+          plot_binary(traj, os.path.join(out, "binary_elements.png")))
     meta = traj.metadata
     drift = meta["energy_end"] - meta["pn_work"] - meta["merger_energy"] - meta["energy_start"]
     print("mergers:", meta["mergers"], " relative energy error (Newtonian minus PN work and merger losses):",

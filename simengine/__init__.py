@@ -6,7 +6,7 @@ Public API (re-exported from private modules)::
 """
 __version__ = "0.1.0"
 
-from simengine.errors import InputError, SimulationError, DatasetError  # noqa: F401
+from simengine.errors import DatasetError, InputError, SimulationError  # noqa: F401
 from simengine.io import Trajectory  # noqa: F401
 
 
@@ -15,7 +15,7 @@ def __getattr__(name):
     import importlib
 
     if name == "Scene":
-        return importlib.import_module("simengine.scene").Scene
+        return importlib.import_module("simengine.mpm.scene").Scene
     if name in ("materials", "shapes", "nbody", "md", "io"):
         return importlib.import_module(f"simengine.{name}")
     raise AttributeError(f"module 'simengine' has no attribute {name!r}")

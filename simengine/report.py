@@ -110,7 +110,8 @@ def divergence_note(metrics: dict) -> str:
         return "<p class=note>No rollout diverged.</p>"
     items = "".join(f"<li>{html.escape(str(d['name']))}: step {d['step']} ({html.escape(str(d['reason']))})</li>"
                     for d in metrics["diverged"])
-    return f"<p class=bad>Diverged rollouts (frames after the divergence repeat the last valid one):</p><ul>{items}</ul>"
+    return ("<p class=bad>Diverged rollouts (frames after the divergence repeat the last valid one):</p>"
+            f"<ul>{items}</ul>")
 
 
 def write_report(path: str, title: str, sections) -> str:

@@ -5,8 +5,8 @@ import pytest
 
 from simengine import Trajectory
 from simengine.errors import InputError
-from simengine.preview import COLORS, _camera, side_by_side_gif, trajectory_bounds, write_previews
 from simengine.io.types import ParticleType
+from simengine.preview import COLORS, _camera, side_by_side_gif, trajectory_bounds, write_previews
 
 
 def blob_trajectory(dim=2, frames=12, n=300, corner=0.15):

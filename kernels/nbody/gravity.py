@@ -39,7 +39,8 @@ def softened_force_factor(kind: int, r2: wp.float64, eps: wp.float64) -> wp.floa
     if u < wp.float64(0.5):
         return ((wp.float64(32.0) / wp.float64(3.0)) + u * u * (wp.float64(32.0) * u - wp.float64(38.4))) / h3
     return ((wp.float64(64.0) / wp.float64(3.0)) - wp.float64(48.0) * u + wp.float64(38.4) * u * u
-            - (wp.float64(32.0) / wp.float64(3.0)) * u * u * u - (wp.float64(1.0) / wp.float64(15.0)) / (u * u * u)) / h3
+            - (wp.float64(32.0) / wp.float64(3.0)) * u * u * u
+            - (wp.float64(1.0) / wp.float64(15.0)) / (u * u * u)) / h3
 
 
 @wp.func
@@ -53,10 +54,12 @@ def softened_potential_factor(kind: int, r2: wp.float64, eps: wp.float64) -> wp.
         return wp.float64(1.0) / r
     u = r / h
     if u < wp.float64(0.5):
-        w = wp.float64(-2.8) + u * u * ((wp.float64(16.0) / wp.float64(3.0)) + u * u * (wp.float64(6.4) * u - wp.float64(9.6)))
+        w = wp.float64(-2.8) + u * u * ((wp.float64(16.0) / wp.float64(3.0))
+                                        + u * u * (wp.float64(6.4) * u - wp.float64(9.6)))
         return -w / h
     w = (wp.float64(-3.2) + (wp.float64(1.0) / wp.float64(15.0)) / u
-         + u * u * ((wp.float64(32.0) / wp.float64(3.0)) + u * (wp.float64(-16.0) + u * (wp.float64(9.6) - (wp.float64(32.0) / wp.float64(15.0)) * u))))
+         + u * u * ((wp.float64(32.0) / wp.float64(3.0))
+                    + u * (wp.float64(-16.0) + u * (wp.float64(9.6) - (wp.float64(32.0) / wp.float64(15.0)) * u))))
     return -w / h
 
 

@@ -55,31 +55,43 @@ def pn_relative_coefficients(mask: int, gm_r: wp.float64, v2: wp.float64, rd: wp
                          + gm_r * (wp.float64(2.0) + wp.float64(20.5) * nu + wp.float64(4.0) * nu2))
     if mask & PN25:
         ic5 = ic4 * ic
-        A += -ic5 * wp.float64(1.6) * nu * gm_r * rd * ((wp.float64(17.0) / wp.float64(3.0)) * gm_r + wp.float64(3.0) * v2)
+        A += -ic5 * wp.float64(1.6) * nu * gm_r * rd * ((wp.float64(17.0) / wp.float64(3.0)) * gm_r
+                                                        + wp.float64(3.0) * v2)
         B += ic5 * wp.float64(1.6) * nu * gm_r * (wp.float64(3.0) * gm_r + v2)
     if mask & PN3:
         ic6 = ic4 * ic2
         g3 = gm_r * gm_r * gm_r
         A += ic6 * (
-            -(wp.float64(35.0) / wp.float64(16.0)) * nu * (wp.float64(1.0) - wp.float64(5.0) * nu + wp.float64(5.0) * nu2) * rd2 * rd2 * rd2
-            + (wp.float64(15.0) / wp.float64(8.0)) * nu * (wp.float64(4.0) - wp.float64(18.0) * nu + wp.float64(17.0) * nu2) * rd2 * rd2 * v2
-            - (wp.float64(3.0) / wp.float64(8.0)) * nu * (wp.float64(20.0) - wp.float64(79.0) * nu + wp.float64(60.0) * nu2) * rd2 * v2 * v2
+            -(wp.float64(35.0) / wp.float64(16.0)) * nu
+                * (wp.float64(1.0) - wp.float64(5.0) * nu + wp.float64(5.0) * nu2) * rd2 * rd2 * rd2
+            + (wp.float64(15.0) / wp.float64(8.0)) * nu
+                * (wp.float64(4.0) - wp.float64(18.0) * nu + wp.float64(17.0) * nu2) * rd2 * rd2 * v2
+            - (wp.float64(3.0) / wp.float64(8.0)) * nu
+                * (wp.float64(20.0) - wp.float64(79.0) * nu + wp.float64(60.0) * nu2) * rd2 * v2 * v2
             + wp.float64(0.25) * nu * (wp.float64(11.0) - wp.float64(49.0) * nu + wp.float64(52.0) * nu2) * v2 * v2 * v2
-            + gm_r * (wp.float64(0.5) * nu * (wp.float64(158.0) - wp.float64(69.0) * nu - wp.float64(60.0) * nu2) * rd2 * rd2
+            + gm_r * (wp.float64(0.5) * nu * (wp.float64(158.0) - wp.float64(69.0) * nu - wp.float64(60.0) * nu2)
+                          * rd2 * rd2
                       - nu * (wp.float64(121.0) - wp.float64(16.0) * nu - wp.float64(20.0) * nu2) * rd2 * v2
-                      + wp.float64(0.25) * nu * (wp.float64(75.0) + wp.float64(32.0) * nu - wp.float64(40.0) * nu2) * v2 * v2)
-            + gm_r * gm_r * ((wp.float64(1.0) + ((wp.float64(22717.0) / wp.float64(168.0)) + (wp.float64(615.0) / wp.float64(64.0)) * PI2) * nu
+                      + wp.float64(0.25) * nu * (wp.float64(75.0) + wp.float64(32.0) * nu - wp.float64(40.0) * nu2)
+                          * v2 * v2)
+            + gm_r * gm_r * ((wp.float64(1.0) + ((wp.float64(22717.0) / wp.float64(168.0))
+                                                 + (wp.float64(615.0) / wp.float64(64.0)) * PI2) * nu
                               + (wp.float64(11.0) / wp.float64(8.0)) * nu2 - wp.float64(7.0) * nu3) * rd2
-                             - nu * ((wp.float64(20827.0) / wp.float64(840.0)) + (wp.float64(123.0) / wp.float64(64.0)) * PI2 - nu2) * v2)
-            - g3 * (wp.float64(16.0) + ((wp.float64(1399.0) / wp.float64(12.0)) - (wp.float64(41.0) / wp.float64(16.0)) * PI2) * nu
+                             - nu * ((wp.float64(20827.0) / wp.float64(840.0))
+                                     + (wp.float64(123.0) / wp.float64(64.0)) * PI2 - nu2) * v2)
+            - g3 * (wp.float64(16.0) + ((wp.float64(1399.0) / wp.float64(12.0))
+                                        - (wp.float64(41.0) / wp.float64(16.0)) * PI2) * nu
                     + wp.float64(35.5) * nu2))
         B += ic6 * rd * (
-            -(wp.float64(15.0) / wp.float64(8.0)) * nu * (wp.float64(3.0) - wp.float64(8.0) * nu - wp.float64(2.0) * nu2) * rd2 * rd2
+            -(wp.float64(15.0) / wp.float64(8.0)) * nu
+                * (wp.float64(3.0) - wp.float64(8.0) * nu - wp.float64(2.0) * nu2) * rd2 * rd2
             + wp.float64(0.75) * nu * (wp.float64(16.0) - wp.float64(37.0) * nu - wp.float64(16.0) * nu2) * rd2 * v2
             - wp.float64(0.125) * nu * (wp.float64(65.0) - wp.float64(152.0) * nu - wp.float64(48.0) * nu2) * v2 * v2
-            + gm_r * (nu * (wp.float64(329.0) + wp.float64(177.0) * nu + wp.float64(108.0) * nu2) / wp.float64(6.0) * rd2
+            + gm_r * (nu * (wp.float64(329.0) + wp.float64(177.0) * nu + wp.float64(108.0) * nu2)
+                          / wp.float64(6.0) * rd2
                       - nu * (wp.float64(15.0) + wp.float64(27.0) * nu + wp.float64(10.0) * nu2) * v2)
-            - gm_r * gm_r * (wp.float64(4.0) + ((wp.float64(5849.0) / wp.float64(840.0)) + (wp.float64(123.0) / wp.float64(32.0)) * PI2) * nu
+            - gm_r * gm_r * (wp.float64(4.0) + ((wp.float64(5849.0) / wp.float64(840.0))
+                                                + (wp.float64(123.0) / wp.float64(32.0)) * PI2) * nu
                              - wp.float64(25.0) * nu2 - wp.float64(8.0) * nu3))
     if mask & PN35:
         ic7 = ic4 * ic2 * ic
@@ -90,7 +102,8 @@ def pn_relative_coefficients(mask: int, gm_r: wp.float64, v2: wp.float64, rd: wp
                       + ((wp.float64(692.0) / wp.float64(35.0)) - (wp.float64(724.0) / wp.float64(15.0)) * nu) * v2)
             + gm_r * gm_r * ((wp.float64(3956.0) / wp.float64(35.0)) + (wp.float64(184.0) / wp.float64(5.0)) * nu))
         B += ic7 * gm_r * nu * (
-            -wp.float64(120.0) * rd2 * rd2 + ((wp.float64(678.0) / wp.float64(5.0)) + (wp.float64(12.0) / wp.float64(5.0)) * nu) * rd2 * v2
+            -wp.float64(120.0) * rd2 * rd2
+            + ((wp.float64(678.0) / wp.float64(5.0)) + (wp.float64(12.0) / wp.float64(5.0)) * nu) * rd2 * v2
             - ((wp.float64(626.0) / wp.float64(35.0)) + (wp.float64(12.0) / wp.float64(5.0)) * nu) * v2 * v2
             + gm_r * (((wp.float64(164.0) / wp.float64(21.0)) + (wp.float64(148.0) / wp.float64(5.0)) * nu) * v2
                       - ((wp.float64(82.0) / wp.float64(3.0)) + (wp.float64(848.0) / wp.float64(15.0)) * nu) * rd2)

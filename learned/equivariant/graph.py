@@ -81,8 +81,8 @@ def periodic_radius_graph(position: torch.Tensor, cell: torch.Tensor, cutoff: fl
 def _warp_pairs(x: torch.Tensor, cell: torch.Tensor, cutoff: float):
     """(receivers i, senders j, shifts) from `simengine.md.NeighborList` (full list, no skin).  A
     left-handed cell (after a reflection) is inverted first: distances, hence pairs, do not change."""
-    from simengine.runtime import init_warp
     from simengine.md import Box, NeighborList
+    from simengine.runtime import init_warp
 
     wp = init_warp()
     sign = 1.0 if float(torch.linalg.det(cell)) > 0 else -1.0

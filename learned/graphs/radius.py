@@ -117,8 +117,8 @@ _GRIDS: dict = {}
 
 
 def _warp_edges(position, radius, batch, lower, length, periodic, include_self):
-    from simengine.runtime import init_warp
     from kernels import neighbors
+    from simengine.runtime import init_warp
 
     wp = init_warp()
     n, dim = position.shape
@@ -134,7 +134,8 @@ def _warp_edges(position, radius, batch, lower, length, periodic, include_self):
         for d in range(dim):
             lower3[d], length3[d], periodic3[d] = float(lower[d]), float(length[d]), int(periodic[d])
         # Points must lie inside the periodic box for the image test to be valid.
-        wrapped = pts[:, :dim] - lower.to(pts) - length.to(pts) * torch.floor((pts[:, :dim] - lower.to(pts)) / length.to(pts))
+        wrapped = (pts[:, :dim] - lower.to(pts)
+                   - length.to(pts) * torch.floor((pts[:, :dim] - lower.to(pts)) / length.to(pts)))
         pts[:, :dim] = torch.where(periodic.to(pts.device), wrapped + lower.to(pts), pts[:, :dim])
     pts = pts.contiguous()
     groups = groups.contiguous()

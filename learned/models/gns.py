@@ -24,13 +24,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simengine.errors import InputError
-
 from learned.base import LearnedSimulator
 from learned.data.noise import NOISE
 from learned.graphs import minimum_image, radius_graph
 from learned.nn import EncodeProcessDecode, OnlineNormalizer
 from learned.registry import register
+from simengine.errors import InputError
 
 
 @register("gns")

@@ -24,13 +24,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simengine.errors import InputError
-
 from learned.base import LearnedSimulator
 from learned.data.noise import gaussian_noise
 from learned.graphs import cells_to_edges, radius_graph, remove_edges
 from learned.nn import EncodeProcessDecode, OnlineNormalizer
 from learned.registry import register
+from simengine.errors import InputError
 
 TARGETS = ("velocity", "acceleration")
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import torch
 
-from simengine.errors import DatasetError, InputError, SimulationError
-
 from learned.base import LearnedSimulator, Rollout
 from learned.nclaw.coupling import ConstitutiveLaw, NeuralMPM, initial_state, warm_start
 from learned.nclaw.replay import build_solver, scene_spec, simulate_frames
 from learned.nclaw.training import motion_loss, teacher_interval
 from learned.registry import register
+from simengine.errors import DatasetError, InputError, SimulationError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -41,9 +41,9 @@ INFERENCE_KEYS = ("thermostat_temperature", "thermostat_tau_fs", "max_heating", 
 def hidden_irreps(channels: int, l_max: int) -> o3.Irreps:
     """C×0e + C/2×(1o + 1e) + C/4×(2e + 2o) ..., truncated at l_max."""
     parts = [f"{channels}x0e"]
-    for l in range(1, l_max + 1):
-        mul = max(channels // 2 ** l, 1)
-        parts += [f"{mul}x{l}{'o' if l % 2 else 'e'}", f"{mul}x{l}{'e' if l % 2 else 'o'}"]
+    for degree in range(1, l_max + 1):
+        mul = max(channels // 2 ** degree, 1)
+        parts += [f"{mul}x{degree}{'o' if degree % 2 else 'e'}", f"{mul}x{degree}{'e' if degree % 2 else 'o'}"]
     return o3.Irreps("+".join(parts))
 
 
@@ -101,7 +101,8 @@ class TrajCast(LearnedSimulator):
         meta = info.metadata
         if config.get("species") is None:
             if "species_numbers" not in meta:
-                raise DatasetError(f"{info.path}: metadata has no species_numbers (not an MD dataset from simengine.md?)")
+                raise DatasetError(f"{info.path}: metadata has no species_numbers "
+                                   "(not an MD dataset from simengine.md?)")
             config["species"] = list(meta["species_numbers"])
         if config.get("forecast_fs") is None:
             if "forecast_interval_fs" not in meta:
@@ -131,8 +132,9 @@ class TrajCast(LearnedSimulator):
         dv = np.concatenate([(t.target_velocity - t.velocity).reshape(-1, 3) for t in trajs])
         counts = []
         for t in trajs[:4]:
-            senders, _, _ = periodic_radius_graph(torch.as_tensor(t.position[0]), torch.as_tensor(t.cell, dtype=torch.float32),
-                                            float(self.config["cutoff"]))
+            senders, _, _ = periodic_radius_graph(torch.as_tensor(t.position[0]),
+                                                  torch.as_tensor(t.cell, dtype=torch.float32),
+                                                  float(self.config["cutoff"]))
             counts.append(len(senders) / t.num_particles)
         md_step = info.metadata.get("timestep_fs")
         self.set_summary({**self.summary, "velocity_rms": float(np.sqrt((v ** 2).mean())),
@@ -227,7 +229,8 @@ class TrajCast(LearnedSimulator):
             eps = std * torch.randn(position.shape, generator=generator, device=position.device, dtype=position.dtype)
             position, target_dx = position + eps, target_dx - eps
         dx, v = self(position, velocity, species, mass, cell, sample)
-        loss = (((dx - target_dx) / self.displacement_rms) ** 2).mean() + (((v - target_v) / self.velocity_change_rms) ** 2).mean()
+        loss = ((((dx - target_dx) / self.displacement_rms) ** 2).mean()
+                + (((v - target_v) / self.velocity_change_rms) ** 2).mean())
         return loss, {"loss": float(loss.detach())}
 
     def predict_next(self, window: dict) -> dict:
@@ -306,7 +309,9 @@ def csvr_rescale(velocity, mass, batch, samples, temperature, dt_fs, tau_fs, rng
 def trajcast_rollout(model: TrajCast, position, velocity, species, mass, cell, steps: int):
     """Roll ``model`` out from one state given as arrays (no dataset); returns (positions, velocities)
     of shape (steps, N, 3) as NumPy arrays."""
-    t = lambda a, dtype=torch.float32: torch.as_tensor(np.asarray(a), dtype=dtype)
+    def t(a, dtype=torch.float32):
+        return torch.as_tensor(np.asarray(a), dtype=dtype)
+
     batch = {"position": t(position)[None], "velocity": t(velocity)[None], "species": t(species, torch.long),
              "mass": t(mass), "cell": t(cell)[None], "particle_type": torch.full((len(position),), 11)}
     result = model.rollout(batch, steps)

@@ -23,11 +23,10 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from learned.nclaw.networks import ElasticNet, PlasticNet, determinant
 from simengine.errors import InputError, SimulationError
 from simengine.mpm.differentiable import mpm_step_external
 from simengine.mpm.torch_constitutive import mpm_step_external_taped
-
-from learned.nclaw.networks import ElasticNet, PlasticNet, determinant
 
 STEP_FUNCTIONS = {"recompute": mpm_step_external, "tape": mpm_step_external_taped}
 

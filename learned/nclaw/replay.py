@@ -82,9 +82,8 @@ def simulate_trajectory(laws: dict, truth, densities: dict, frames: int | None =
     copied from ``truth``; ``metadata["diverged_at"]`` names the first frame a `SimulationError` hit
     (frames from there on repeat the last valid one) with the error in ``divergence_reason``.
     """
-    from simengine.io import Trajectory
-
     from learned.nclaw.coupling import NeuralMPM, initial_state
+    from simengine.io import Trajectory
 
     spec = scene_spec(truth.metadata, truth.metadata.get("name", "trajectory"))
     if "mass" not in truth.extras:

@@ -24,11 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from simengine.errors import InputError, SimulationError, check_range
-from simengine.mpm.differentiable import mpm_step
-
 from learned.nclaw.coupling import initial_state
 from learned.nclaw.training import motion_loss
+from simengine.errors import InputError, SimulationError, check_range
+from simengine.mpm.differentiable import mpm_step
 
 
 @dataclass(frozen=True)

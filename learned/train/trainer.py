@@ -22,13 +22,12 @@ import time
 import numpy as np
 import torch
 
-from simengine.errors import InputError
-
 from learned.data import WindowDataset, collate, describe, load_split, random_reflections
 from learned.data.source import split_path
 from learned.train import checkpoint as ckpt
 from learned.train.averaging import WeightAverage
 from learned.train.config import RESUMABLE_CHANGES, learning_rate_factor, train_config
+from simengine.errors import InputError
 
 CSV_FIELDS = ("step", "loss", "lr", "val_loss", "val_rollout_mse", "elapsed_s")
 

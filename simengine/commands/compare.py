@@ -1,11 +1,21 @@
 """`simengine compare RUN --data DIR --split test`, or `simengine compare --pred A --truth B`.
 
 Writes ``metrics.json``, ``error_vs_step.png``, side-by-side GIFs and ``report.html`` into
-``RUN/compare`` (or ``--out``). A and B are dataset folders (read at ``--split``) or h5 files.
-"""
+``RUN/compare`` (or ``--out``). A and B are dataset folders (read at ``--split``) or h5 files; RUN is
+any folder holding ``RUN/rollout/<split>.h5`` (what `simengine rollout` writes).
 
-# Dataset kinds (metadata "kind") with their own comparison, "module:function(preds, truths, out, ...)".
-KIND_COMPARISONS = {"md": "simengine.md.compare:write_md_comparison"}
+The comparison is chosen by the ground truth's simulator (metadata key ``"simulator"``, `COMPARISONS`):
+particle datasets (MPM, N-body, and datasets naming no simulator, e.g. LagrangeBench's) get position
+errors, Chamfer/Sinkhorn and kinetic energy (`simengine.report.write_comparison`); MD datasets add
+structure, dynamics and energy (`simengine.metrics.md.write_md_comparison`). Datasets written before
+the ``"simulator"`` key existed are recognised by their legacy keys (`simulator_of`).
+"""
+from __future__ import annotations
+
+import os
+
+from simengine.errors import DatasetError, InputError
+from simengine.registry import Registry
 
 
 def add_arguments(parser):
@@ -24,12 +34,96 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def main(args) -> int:
-    import os
+# simulator (dataset metadata "simulator") -> comparison(preds, truths, out, args, pred_src, truth_src) -> exit status
+COMPARISONS = Registry("simulator")
 
-    from learned.data import load_split
-    from simengine.errors import InputError
+
+@COMPARISONS.register("mpm")
+@COMPARISONS.register("nbody")
+def compare_particles(preds, truths, out, args, pred_src, truth_src) -> int:
+    """Position MSE at horizons, Chamfer, Sinkhorn, kinetic energy, GIFs (`simengine.report`)."""
     from simengine.report import write_comparison
+
+    if args.start is None and any("rollout_start" not in p.metadata for p in preds):
+        raise InputError(f"{pred_src} does not record where its rollout starts; pass --start FRAME")
+    metrics = write_comparison(preds, truths, out, title=_title(pred_src, truth_src, args), start=args.start,
+                               gifs=args.gifs, stride=args.stride, max_points=args.max_points,
+                               epsilon=args.epsilon, progress=not args.quiet)
+    pred, base = metrics["summary"]["prediction"]["mse"], metrics["summary"]["constant_velocity"]["mse"]
+    for h in pred:
+        print(f"MSE{h:>4}: prediction {pred[h]:.3e}   constant velocity {base[h]:.3e}")
+    if metrics["diverged"]:
+        print(f"diverged: {metrics['diverged']}")
+    print(f"wrote {out}/metrics.json and {out}/report.html")
+    return 0
+
+
+@COMPARISONS.register("md")
+def compare_md(preds, truths, out, args, pred_src, truth_src) -> int:
+    """Positions plus g(r), VACF, MSD, temperature and energy drift (`simengine.metrics.md`)."""
+    from simengine.metrics.md import write_md_comparison
+
+    metrics = write_md_comparison(preds, truths, out, title=_title(pred_src, truth_src, args), start=args.start,
+                                  progress=not args.quiet)
+    print(metrics["text"])
+    print(f"wrote {out}/metrics.json and {out}/report.html")
+    return 0
+
+
+def _title(pred_src, truth_src, args) -> str:
+    return f"{pred_src} vs {truth_src} ({args.split})"
+
+
+def simulator_of(meta: dict):
+    """The simulator a dataset's metadata names: its ``"simulator"``, else inferred from legacy keys
+    (``kind: md`` -> md, ``solver: mls-mpm`` -> mpm, ``solver: simengine.nbody...`` -> nbody); None when
+    it names none (e.g. a LagrangeBench dataset)."""
+    if meta.get("simulator") is not None:
+        return meta["simulator"]
+    if meta.get("kind") == "md":
+        return "md"
+    solver = meta.get("solver")
+    if solver == "mls-mpm":
+        return "mpm"
+    if isinstance(solver, str) and solver.startswith("simengine.nbody"):
+        return "nbody"
+    return None
+
+
+def dataset_simulator(source, split: str, truths) -> tuple:
+    """(simulator or None, where it was read) for the ground truth at ``source``: its metadata.json (or
+    an h5 file's metadata attribute), else the first trajectory's own metadata."""
+    from simengine.io import read_metadata, split_path
+
+    places = []
+    try:
+        where = source if os.path.isfile(source) else os.path.join(source, "metadata.json")
+        places.append((where, read_metadata(source, normalize=False)))
+    except DatasetError:  # no metadata.json: the trajectories may still say
+        pass
+    if truths:
+        name = truths[0].metadata.get("name", "00000")
+        places.append((f"{split_path(source, split, must_exist=False)} trajectory {name!r}", truths[0].metadata))
+    for where, meta in places:  # an explicit "simulator" anywhere wins over legacy keys
+        if meta.get("simulator") is not None:
+            return meta["simulator"], where
+    for where, meta in places:
+        if simulator_of(meta) is not None:
+            return simulator_of(meta), where
+    return None, None
+
+
+def comparison_for(simulator, where):
+    """The registered comparison of ``simulator``; the particle one when it is None."""
+    if simulator is None:
+        return compare_particles
+    if simulator not in COMPARISONS:
+        raise InputError(f"simulator = {simulator!r} in {where} is not one of {COMPARISONS.names()}")
+    return COMPARISONS.get(simulator)
+
+
+def main(args) -> int:
+    from simengine.io import load_split
 
     if args.run is not None:
         if args.data is None or args.pred or args.truth:
@@ -46,27 +140,5 @@ def main(args) -> int:
         out = args.out or (os.path.join(pred_src, "compare") if os.path.isdir(pred_src)
                            else os.path.splitext(pred_src)[0] + "_compare")
     preds, truths = load_split(pred_src, args.split), load_split(truth_src, args.split)
-    start = args.start
-    kind = truths[0].metadata.get("kind")
-    if kind in KIND_COMPARISONS:  # e.g. MD: structure, dynamics and energy beside positions
-        import importlib
-
-        module, function = KIND_COMPARISONS[kind].split(":")
-        metrics = getattr(importlib.import_module(module), function)(
-            preds, truths, out, title=f"{pred_src} vs {truth_src} ({args.split})", start=start,
-            progress=not args.quiet)
-        print(metrics["text"])
-        print(f"wrote {out}/metrics.json and {out}/report.html")
-        return 0
-    if start is None and any("rollout_start" not in p.metadata for p in preds):
-        raise InputError(f"{pred_src} does not record where its rollout starts; pass --start FRAME")
-    metrics = write_comparison(preds, truths, out, title=f"{pred_src} vs {truth_src} ({args.split})",
-                               start=start, gifs=args.gifs, stride=args.stride, max_points=args.max_points,
-                               epsilon=args.epsilon, progress=not args.quiet)
-    pred, base = metrics["summary"]["prediction"]["mse"], metrics["summary"]["constant_velocity"]["mse"]
-    for h in pred:
-        print(f"MSE{h:>4}: prediction {pred[h]:.3e}   constant velocity {base[h]:.3e}")
-    if metrics["diverged"]:
-        print(f"diverged: {metrics['diverged']}")
-    print(f"wrote {out}/metrics.json and {out}/report.html")
-    return 0
+    compare = comparison_for(*dataset_simulator(truth_src, args.split, truths))
+    return compare(preds, truths, out, args, pred_src, truth_src)

@@ -10,7 +10,6 @@ reported naming the script, the seed and the signal, instead of ending the comma
 """
 from __future__ import annotations
 
-import inspect
 import os
 import time
 
@@ -30,23 +29,12 @@ def run_script(script, out=None, seed=0, device=None, preview=True, run_override
     """
     import numpy as np
 
-    from simengine.errors import InputError
-    from simengine.generate.script import check_finite, load_scene_script
-    from simengine.io.trajectory import Trajectory
+    from simengine.generate.script import load_scene_script, run_scene_script
 
     module = load_scene_script(script)
     out = out or os.path.join("runs", os.path.splitext(os.path.basename(script))[0])
-    run_args = {**module.RUN, **(run_overrides or {})}
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    if device is not None and "device" in inspect.signature(module.make_scene).parameters:
-        scene = module.make_scene(rng, device=device)
-    else:
-        scene = module.make_scene(rng)
-    traj = scene.run(**run_args)
-    if not isinstance(traj, Trajectory):
-        raise InputError(f"{script}: make_scene(rng).run(**RUN) returned {type(traj).__name__}, not a Trajectory")
-    check_finite(traj)
+    traj = run_scene_script(module, np.random.default_rng(seed), device, run_overrides)
     traj.metadata.setdefault("scene_script", os.path.basename(script))
     traj.metadata.setdefault("seed", seed)
     result = {"trajectory": traj.save(os.path.join(out, "trajectory.h5")),

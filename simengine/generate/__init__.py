@@ -5,5 +5,4 @@
                             workers=2, seed=0)
 """
 from simengine.generate.job import SPLIT_INDEX, generate_dataset  # noqa: F401
-from simengine.generate.script import (DEVICE_ENV, THREADS_ENV, Task, load_scene_script,  # noqa: F401
-                                       run_task)
+from simengine.generate.script import DEVICE_ENV, THREADS_ENV, Task, load_scene_script, run_task  # noqa: F401

@@ -127,7 +127,8 @@ def _run(script_path, todo, workers, device, progress, shard_root):
         kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
         names = "; ".join(f"{todo[i].label}: the worker {reason}, twice" for i, reason in crashes)
         raise SimulationError(
-            f"{len(crashes)} {'trajectory' if len(crashes) == 1 else 'trajectories'} of {script} failed: {names} -- a crash in native code, not a blow-up "
+            f"{len(crashes)} {'trajectory' if len(crashes) == 1 else 'trajectories'} of {script} failed: {names} "
+            "-- a crash in native code, not a blow-up "
             f"(listed in {os.path.join(shard_root, 'failed.json')}); {kept} finished trajectories are kept in "
             f"{shard_root}, run the same command again to retry the failed ones")
 

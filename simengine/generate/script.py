@@ -76,28 +76,46 @@ def script_fingerprint(module, seed: int, device) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def run_scene_script(module, rng, device=None, run_overrides=None, progress: bool | None = None):
+    """``make_scene(rng[, device=...]).run(**RUN)`` of a loaded scene script, checked: `InputError` naming the
+    script when make_scene returns no scene (`simengine.simulator.check_scene`), when RUN names a keyword that
+    ``scene.run`` does not take, or when the result is not a `Trajectory`; `SimulationError` naming frame, time
+    and particle for a non-finite result. ``progress`` is passed when ``scene.run`` takes it."""
+    from simengine.io.trajectory import Trajectory
+    from simengine.simulator import check_scene
+
+    script = os.path.basename(getattr(module, "__file__", None) or "scene script")
+    wants_device = device is not None and "device" in inspect.signature(module.make_scene).parameters
+    scene = check_scene(module.make_scene(rng, device=device) if wants_device else module.make_scene(rng), script)
+    run_args = {**module.RUN, **(run_overrides or {})}
+    parameters = inspect.signature(scene.run).parameters
+    if progress is not None and "progress" in parameters:
+        run_args.setdefault("progress", progress)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unknown = [k for k in run_args if k not in parameters]
+    if unknown and not takes_any:
+        allowed = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise InputError(f"{script}: RUN has {unknown[0]!r}, which {type(scene).__name__}.run does not take; "
+                         f"allowed: {allowed}")
+    traj = scene.run(**run_args)
+    if not isinstance(traj, Trajectory):
+        raise InputError(f"{script}: make_scene(rng).run(**RUN) returned {type(traj).__name__}, not a simengine "
+                         "Trajectory")
+    check_finite(traj)
+    return traj
+
+
 def run_task(script_path: str, task: Task, device=None, single_thread: bool = False):
     """Simulate one trajectory and save it to ``task.shard``; return (split, index, seconds).
 
-    Raises the scene's own `SimulationError`/`InputError`, an `InputError` for a result that is not
-    a `Trajectory`, and a `SimulationError` naming frame, time and particle for a non-finite one.
+    Raises the scene's own `SimulationError`/`InputError` and those of `run_scene_script`.
     """
-    from simengine.io.trajectory import Trajectory
-
     start = time.perf_counter()
     module = load_scene_script(script_path)
     if single_thread and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     rng = np.random.default_rng(np.random.SeedSequence([task.seed, task.split_index, task.index]))
-    wants_device = device is not None and "device" in inspect.signature(module.make_scene).parameters
-    scene = module.make_scene(rng, device=device) if wants_device else module.make_scene(rng)
-    run_args = dict(module.RUN)
-    if "progress" in inspect.signature(scene.run).parameters:
-        run_args.setdefault("progress", False)  # generate shows one bar over trajectories instead
-    traj = scene.run(**run_args)
-    if not isinstance(traj, Trajectory):
-        raise InputError(f"make_scene(rng).run(**RUN) returned {type(traj).__name__}, not a simengine Trajectory")
-    check_finite(traj)
+    traj = run_scene_script(module, rng, device, progress=False)  # generate shows one bar over trajectories
     traj.save(task.shard)
     return task.split, task.index, time.perf_counter() - start
 

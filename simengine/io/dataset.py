@@ -24,17 +24,30 @@ import numpy as np
 
 from simengine.errors import DatasetError, InputError
 from simengine.io.metadata import SPLITS, MetadataBuilder, read_metadata, write_metadata
-from simengine.io.statistics import STAT_KEYS, StatisticsAccumulator
+from simengine.io.statistics import STAT_KEYS, StatisticsAccumulator, side_lengths, trajectory_statistics
 from simengine.io.trajectory import Trajectory, _jsonable, atomic_path, read_group, write_group
 
 # Other spellings of the two required keys met in converted datasets.
 KEY_ALIASES = {"positions": "position", "particle_types": "particle_type"}
 
 
-def split_path(root, split: str) -> str:
+def split_path(root, split: str, must_exist: bool = True) -> str:
+    """The h5 file of ``split`` in a dataset folder, or ``root`` itself when it is an h5 file.
+
+    With ``must_exist`` (default) a missing split file raises `DatasetError` naming the folder and the
+    split files it does hold; ``must_exist=False`` gives the path of a file still to be written or
+    tested. An unknown split name raises `InputError`.
+    """
+    root = os.fspath(root)
+    if os.path.isfile(root):
+        return root
     if split not in SPLITS:
         raise InputError(f"split = {split!r} is not one of {list(SPLITS)}")
-    return os.path.join(os.fspath(root), f"{split}.h5")
+    path = os.path.join(root, f"{split}.h5")
+    if must_exist and not os.path.exists(path):
+        found = sorted(f for f in os.listdir(root) if f.endswith(".h5")) if os.path.isdir(root) else []
+        raise DatasetError(f"{root}: no {split}.h5 (found {found})")
+    return path
 
 
 def open_h5(path: str):
@@ -75,7 +88,7 @@ class Dataset(Sequence):
 
     def __init__(self, root, split: str = "train", metadata: dict | None = None):
         self.root, self.split = os.fspath(root), split
-        self.path = split_path(root, split)
+        self.path = split_path(root, split, must_exist=False)  # a missing file: open_h5 names it
         self._metadata = metadata
         with open_h5(self.path) as f:
             self.keys = sorted(f.keys())
@@ -128,6 +141,75 @@ def load_dataset(root, split: str = "train") -> Dataset:
     return Dataset(root, split)
 
 
+def load_split(root, split: str = "train", limit: int | None = None) -> list:
+    """The trajectories of a split (all, or the first ``limit``) as `Trajectory` objects in memory;
+    ``metadata["name"]`` is each one's group name.
+
+    ``root`` is a dataset folder (read through `load_dataset`; each trajectory's metadata is its group's
+    own), or a single h5 file (a split file, or one trajectory written by `Trajectory.save`; each
+    trajectory's metadata is the file's ``metadata`` attribute updated with its group's). A missing split
+    file or one without trajectories raises `DatasetError`.
+    """
+    if os.path.isfile(os.fspath(root)):
+        return _load_file(os.fspath(root), limit)
+    split_path(root, split)  # DatasetError naming the split files the folder holds
+    dataset = load_dataset(root, split)
+    trajectories = []
+    for i in range(len(dataset) if limit is None else min(limit, len(dataset))):
+        traj = dataset[i]
+        traj.metadata["name"] = dataset.keys[i]
+        trajectories.append(traj)
+    if not trajectories:
+        raise DatasetError(f"{dataset.path}: holds no trajectory groups")
+    return trajectories
+
+
+def _load_file(path: str, limit=None) -> list:
+    """The trajectories (groups) of one h5 file, see `load_split`."""
+    meta = read_metadata(path)
+    with open_h5(path) as f:
+        names = sorted(f.keys())[:limit]
+        if not names:
+            raise DatasetError(f"{path}: holds no trajectory groups")
+        out = []
+        for name in names:
+            group = f[name]
+            try:
+                group_meta = {**meta, **json.loads(group.attrs.get("metadata", "{}"))}
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise DatasetError(f"{path}: attribute {group.name}.metadata is not valid JSON ({exc})") from exc
+            dt = float(group.attrs.get("dt", meta.get("dt", 1.0)))
+            traj = read_group(_Aliased(group), path=path, dt=dt, metadata=group_meta)
+            traj.metadata["name"] = name
+            out.append(traj)
+        return out
+
+
+def compute_statistics(source, splits=("train",), *, periodic=None, bounds=None, store=True) -> dict:
+    """vel_mean, vel_std, acc_mean, acc_std (lists of D floats, position units per frame); see
+    `simengine.io.statistics` for the definitions (LagrangeBench's).
+
+    Args:
+        source: a dataset folder, or an iterable of `Trajectory`.
+        splits: which splits of a folder to use (LagrangeBench's training code uses train).
+        periodic, bounds: (D,) bools and (D, 2) bounds for the minimum image; taken from the folder's
+            metadata.json when `source` is a folder, otherwise from the first trajectory's metadata.
+        store: for a folder whose metadata.json lacks any of the four keys, write them in (atomically).
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return trajectory_statistics(source, periodic=periodic, bounds=bounds)
+    meta = read_metadata(source)
+    acc = StatisticsAccumulator(meta["periodic_boundary_conditions"], side_lengths(meta.get("bounds")))
+    for split in splits:
+        for traj in Dataset(source, split, metadata=meta):
+            acc.add(traj.position, traj.particle_type)
+    stats = acc.result()
+    if store and any(key not in meta for key in STAT_KEYS):
+        raw = read_metadata(source, normalize=False)
+        write_metadata(source, {**raw, **stats, "statistics_splits": list(splits)})
+    return stats
+
+
 def write_dataset(root, splits: dict, metadata: dict | None = None, *, statistics: bool = True) -> dict:
     """Write a dataset folder; return its metadata.
 
@@ -156,13 +238,13 @@ def write_dataset(root, splits: dict, metadata: dict | None = None, *, statistic
             continue
         if not splits[split]:
             raise InputError(f"split {split!r} has no trajectories")
-        with atomic_path(split_path(root, split)) as tmp, h5py.File(tmp, "w") as out:
+        with atomic_path(split_path(root, split, must_exist=False)) as tmp, h5py.File(tmp, "w") as out:
             for index, item in enumerate(splits[split]):
                 traj = _write_item(out, f"{index:05d}", item)
                 builder.add(split, traj)
                 if statistics and split == "train":
                     if stats is None:
-                        stats = StatisticsAccumulator(builder.periodic, _sides(builder.bounds))
+                        stats = StatisticsAccumulator(builder.periodic, side_lengths(builder.bounds))
                     stats.add(traj.position, traj.particle_type)
     meta = builder.build()
     if stats is not None:
@@ -194,10 +276,5 @@ def _write_item(out, name: str, item) -> Trajectory:
     return traj
 
 
-def _sides(bounds):
-    b = np.asarray(bounds, dtype=np.float64)
-    return b[:, 1] - b[:, 0]
-
-
-__all__ = ["Dataset", "load_dataset", "write_dataset", "read_metadata", "write_metadata", "SPLITS",
-           "STAT_KEYS", "split_path"]
+__all__ = ["Dataset", "load_dataset", "load_split", "write_dataset", "compute_statistics", "read_metadata",
+           "write_metadata", "SPLITS", "STAT_KEYS", "split_path"]

@@ -40,13 +40,18 @@ DERIVED_KEYS = {
 
 
 def read_metadata(root, normalize: bool = True) -> dict:
-    """Read ``root/metadata.json``.
+    """Read ``root/metadata.json`` of a dataset folder, or the metadata of a bare h5 file.
 
     With ``normalize`` (default) the values are checked and LagrangeBench/GNS variants are filled in:
     a missing ``dim`` is read from the data, ``periodic_boundary_conditions`` becomes D bools
     (GNS-converted sets store 3 for 2D data; a missing one means none), ``write_every`` defaults to 1.
     Raises `DatasetError` naming the file and the field.
+
+    When ``root`` is an h5 file (a split file, or one trajectory written by `Trajectory.save`), its
+    ``metadata`` attribute is returned as stored (JSON, not normalised), or {} when it has none.
     """
+    if os.path.isfile(root):
+        return _h5_metadata(os.fspath(root))
     path = os.path.join(os.fspath(root), METADATA_FILE)
     if not os.path.isfile(path):
         raise DatasetError(f"{path}: missing (a dataset folder holds metadata.json and train/valid/test.h5)")
@@ -58,6 +63,22 @@ def read_metadata(root, normalize: bool = True) -> dict:
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: must hold a JSON object, got {type(meta).__name__}")
     return normalize_metadata(meta, root) if normalize else meta
+
+
+def _h5_metadata(path: str) -> dict:
+    """The ``metadata`` attribute (JSON) of an h5 file, or {}; `DatasetError` naming the file otherwise."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            meta = json.loads(f.attrs["metadata"]) if "metadata" in f.attrs else {}
+    except OSError as exc:
+        raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise DatasetError(f"{path}: attribute 'metadata' is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path}: attribute 'metadata' must hold a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 def normalize_metadata(meta: dict, root=None) -> dict:
@@ -157,7 +178,8 @@ class MetadataBuilder:
 
     @property
     def periodic(self) -> list:
-        value = self.overrides.get("periodic_boundary_conditions", self._solver("periodic_boundary_conditions", "periodic"))
+        value = self.overrides.get("periodic_boundary_conditions",
+                                   self._solver("periodic_boundary_conditions", "periodic"))
         value = False if value is None else value
         return [bool(value)] * self.dim if np.ndim(value) == 0 else [bool(v) for v in value][: self.dim]
 

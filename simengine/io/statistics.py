@@ -1,5 +1,8 @@
 """Velocity and acceleration statistics of a dataset, as LagrangeBench computes them.
 
+Pure maths on arrays and trajectories; reading them from a dataset folder (and storing the result in its
+metadata.json) is `simengine.io.compute_statistics` in `simengine.io.dataset`.
+
 LagrangeBench (Toshev et al., NeurIPS 2023 Datasets & Benchmarks) normalises a learned simulator's
 inputs and targets with per-dimension statistics of finite-difference velocities and accelerations,
 taken per *recorded frame* (not divided by dt), i.e. by inverting semi-implicit Euler:
@@ -88,38 +91,22 @@ class StatisticsAccumulator:
                 "acc_mean": acc_mean.tolist(), "acc_std": acc_std.tolist()}
 
 
-def compute_statistics(source, splits=("train",), *, periodic=None, bounds=None, store=True) -> dict:
-    """vel_mean, vel_std, acc_mean, acc_std (lists of D floats, position units per frame).
+def trajectory_statistics(trajectories, *, periodic=None, bounds=None) -> dict:
+    """vel_mean, vel_std, acc_mean, acc_std (lists of D floats, position units per frame) of an
+    iterable of `Trajectory` (anything with ``position``, ``particle_type`` and ``dim``).
 
     Args:
-        source: a dataset folder, or an iterable of `Trajectory`.
-        splits: which splits of a folder to use (LagrangeBench's training code uses train).
-        periodic, bounds: (D,) bools and (D, 2) bounds for the minimum image; taken from the folder's
-            metadata.json when `source` is a folder, otherwise from the first trajectory's metadata.
-        store: for a folder whose metadata.json lacks any of the four keys, write them in (atomically).
+        periodic, bounds: (D,) bools and (D, 2) bounds for the minimum image; by default taken from the
+            first trajectory's metadata (``periodic_boundary_conditions``, ``bounds``).
+
+    A dataset folder is read by `simengine.io.compute_statistics`, which hands its trajectories here.
     """
-    import os
-
-    if isinstance(source, (str, os.PathLike)):
-        from simengine.io.dataset import Dataset, read_metadata, write_metadata
-
-        meta = read_metadata(source)
-        acc = StatisticsAccumulator(meta["periodic_boundary_conditions"], _box(meta.get("bounds")))
-        for split in splits:
-            for traj in Dataset(source, split, metadata=meta):
-                acc.add(traj.position, traj.particle_type)
-        stats = acc.result()
-        if store and any(key not in meta for key in STAT_KEYS):
-            raw = read_metadata(source, normalize=False)
-            write_metadata(source, {**raw, **stats, "statistics_splits": list(splits)})
-        return stats
-
     acc = None
-    for traj in source:
+    for traj in trajectories:
         if acc is None:
             meta = getattr(traj, "metadata", {}) or {}
             pbc = periodic if periodic is not None else meta.get("periodic_boundary_conditions")
-            box = _box(bounds if bounds is not None else meta.get("bounds"))
+            box = side_lengths(bounds if bounds is not None else meta.get("bounds"))
             if pbc is not None and np.any(pbc) and box is None:
                 raise InputError("periodic_boundary_conditions has a periodic dimension but no bounds "
                                  "were given; pass bounds=(D, 2) [[low, high], ...]")
@@ -130,7 +117,7 @@ def compute_statistics(source, splits=("train",), *, periodic=None, bounds=None,
     return acc.result()
 
 
-def _box(bounds):
+def side_lengths(bounds):
     """(D, 2) bounds -> (D,) side lengths, or None."""
     if bounds is None:
         return None

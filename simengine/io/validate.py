@@ -76,7 +76,7 @@ def validate_dataset(root) -> DatasetReport:
             report.warnings.append(f"metadata.json has no {key!r}, which LagrangeBench reads{hint}")
     for leftover in glob.glob(os.path.join(root, ".*.tmp")):
         report.warnings.append(f"{leftover}: temporary file left by an interrupted write (safe to delete)")
-    present = [s for s in SPLITS if os.path.exists(split_path(root, s))]
+    present = [s for s in SPLITS if os.path.exists(split_path(root, s, must_exist=False))]
     if not present:
         report.errors.append(f"{root}: no split file (train.h5, valid.h5, test.h5)")
     elif "train" not in present:

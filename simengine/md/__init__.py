@@ -12,8 +12,15 @@ from simengine.md.box import Box
 from simengine.md.extxyz import write_extxyz
 from simengine.md.lattice import fcc_lattice, liquid_box, molecular_box
 from simengine.md.neighbors import NeighborList
-from simengine.md.potentials import (POTENTIALS, Buckingham, LennardJones, Morse, PairPotential, TabulatedPair,
-                                     potential_from_config)
+from simengine.md.potentials import (
+    POTENTIALS,
+    Buckingham,
+    LennardJones,
+    Morse,
+    PairPotential,
+    TabulatedPair,
+    potential_from_config,
+)
 from simengine.md.scenes import ForecastScene, forecast_stride
 from simengine.md.simulation import Simulation, State
 from simengine.md.thermostats import THERMOSTATS

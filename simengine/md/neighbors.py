@@ -2,8 +2,9 @@
 
 The kernels (and the periodic-image bookkeeping) are in `kernels.md.neighbors`.  The list is *half* by
 default (each pair stored under one of its atoms, for Newton's-third-law forces) or *full* (under both),
-each entry with the lattice shift that makes d_ij = x_j + s_ij − x_i the minimum-image vector.  Rebuild criterion (Allen & Tildesley §5.3): no pair can cross from beyond
-r_c + skin to inside r_c before some atom has moved skin/2 from where it was at the last build.
+each entry with the lattice shift that makes d_ij = x_j + s_ij − x_i the minimum-image vector.  Rebuild
+criterion (Allen & Tildesley §5.3): no pair can cross from beyond r_c + skin to inside r_c before some
+atom has moved skin/2 from where it was at the last build.
 """
 from __future__ import annotations
 

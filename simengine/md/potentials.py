@@ -6,8 +6,8 @@ them into a (S·S, 4) array of kernel parameters for the species list ``names`` 
 `energy(r, a, b)` evaluates φ(r) in NumPy (reference, tables, tests).  ``shift=True`` subtracts φ(r_c) so
 the energy is continuous at the cutoff (LAMMPS ``pair_modify shift yes``; ASE's ``smooth=False``).
 
-Potentials are registered by name so a trajectory's metadata can rebuild the one that made it:
-``potential_from_config(pot.to_config())``.
+Potentials are registered by name in `POTENTIALS` (a `simengine.registry.Registry`) so a trajectory's
+metadata can rebuild the one that made it: ``potential_from_config(pot.to_config())``.
 """
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ import numpy as np
 
 import kernels.md as K
 from simengine.errors import InputError, check_range
+from simengine.registry import Registry
 
-POTENTIALS: dict = {}
+POTENTIALS: Registry[type] = Registry("potential")
 
 
 def register_potential(name):
+    """Class decorator: register the potential under ``name`` in `POTENTIALS` and set its ``name``."""
     def wrap(cls):
-        POTENTIALS[name] = cls
+        POTENTIALS.add(name, cls)
         cls.name = name
         return cls
     return wrap
@@ -32,8 +34,8 @@ def potential_from_config(config: dict):
     config = dict(config)
     name = config.pop("name", None)
     if name not in POTENTIALS:
-        raise InputError(f"potential name = {name!r} is not one of {sorted(POTENTIALS)}")
-    return POTENTIALS[name].from_config(config)
+        raise InputError(f"potential name = {name!r} is not one of {POTENTIALS.names()}")
+    return POTENTIALS.get(name).from_config(config)
 
 
 def _arithmetic(a, b):

@@ -5,9 +5,12 @@
                                  timestep_fs=2.0, ensemble="nve", dtype="float64", device="cpu")
     traj = sim.run(steps=1000, record_every=10)
 
-Metal units throughout (`simengine.md.units`).  Each step reads one `State` (x, v, f, per-atom energy)
-and writes another, so two alternating states serve a normal run and fresh ones (``sim.step(out=...)``)
-make a run recordable on a `wp.Tape`.  Positions are kept unwrapped; `positions` wraps them on read.
+Metal units throughout (`simengine.md.units`).  The simulation follows the simulator contract
+(`simengine.simulator`): ``sim.step(state_in, state_out)`` reads one `State` (x, v, f, per-atom energy) and
+writes another, so two alternating states serve a normal run and fresh ones make a run recordable on a
+`wp.Tape`.  The simulation also holds a current state (``sim.state``) that `run` and `advance` move on and
+the observables (`temperature`, `positions`, ...) read.  Positions are kept unwrapped; `positions` wraps
+them on read.  Thermostat noise comes from the simulation's seeded generator (``seed``).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from simengine.md.topology import Topology
 from simengine.md.units import ACCEL_PER_FORCE, ASE_TIME_FS, BOLTZMANN, element
 from simengine.parallel import launch_each, split
 from simengine.runtime import default_threads, init_warp, resolve_device
+from simengine.simulator import Simulator
 
 DTYPES = ("float32", "float64")
 ENSEMBLES = ("nve", "nvt")
@@ -32,7 +36,8 @@ ENSEMBLES = ("nve", "nvt")
 @dataclass
 class State:
     """Per-step buffers: positions x (N,) vec3 Å, half-kicked v_half and full v (Å/fs), forces f
-    (eV/Å), per-atom potential energy e (eV), and the step's velocity-rescale factor alpha (1,)."""
+    (eV/Å), per-atom potential energy e (eV), the step's velocity-rescale factor alpha (1,), and the
+    number of steps taken (time = step · Δt)."""
 
     x: object
     v_half: object
@@ -40,9 +45,10 @@ class State:
     f: object
     e: object
     alpha: object
+    step: int = 0
 
 
-class Simulation:
+class Simulation(Simulator):
     """An MD system: N atoms in a `Box`, one pair potential, optional bonded `Topology`.
 
     Args:
@@ -58,6 +64,8 @@ class Simulation:
         min_distance: atoms closer than this (Å) at the start are an `InputError` (overlap).
         max_temperature: a run whose temperature exceeds this (K) stops with a `SimulationError`.
     """
+
+    name = "md"
 
     def __init__(self, positions, symbols, cell=None, *, potential, timestep_fs: float, pbc: bool = True,
                  ensemble: str = "nve", thermostat: str = "csvr", temperature: float | None = None,
@@ -93,7 +101,6 @@ class Simulation:
         self.threads = default_threads(self.device, threads)
         self.max_temperature, self.check_every = float(max_temperature), int(check_every)
         self.rng = np.random.default_rng(seed)
-        self.step_count = 0
         self.kernels = integrator_kernels(self.scalar)
         self._setup_forces()
         self.neighbors = NeighborList(self.box, potential.cutoff, skin, n, self.scalar, self.device,
@@ -128,8 +135,12 @@ class Simulation:
     def new_state(self, x=None, v=None, requires_grad: bool = False) -> State:
         """Fresh per-step buffers (zeros unless x, v given); pass to `step(out=...)` under a `wp.Tape`."""
         wp, n, dev = self.wp, self.num_atoms, self.device
-        make = lambda a: (wp.zeros(n, dtype=self.vec3, device=dev, requires_grad=requires_grad) if a is None
-                          else wp.array(a, dtype=self.vec3, device=dev, requires_grad=requires_grad))
+
+        def make(a):
+            if a is None:
+                return wp.zeros(n, dtype=self.vec3, device=dev, requires_grad=requires_grad)
+            return wp.array(a, dtype=self.vec3, device=dev, requires_grad=requires_grad)
+
         return State(make(x), make(None), make(v), make(None),
                      wp.zeros(n, dtype=self.scalar, device=dev, requires_grad=requires_grad),
                      wp.ones(1, dtype=self.scalar, device=dev, requires_grad=requires_grad))
@@ -152,11 +163,12 @@ class Simulation:
             raise InputError(f"ensemble = {ensemble!r} is not one of {ENSEMBLES}")
         if ensemble == "nvt":
             if thermostat not in THERMOSTATS or thermostat == "nve":
-                raise InputError(f"thermostat = {thermostat!r} is not one of {sorted(set(THERMOSTATS) - {'nve'})}")
+                choices = [name for name in THERMOSTATS.names() if name != "nve"]
+                raise InputError(f"thermostat = {thermostat!r} is not one of {choices}")
             check_range("temperature", temperature, 0.0, None, low_open=True)
             check_range("damping_fs", damping_fs, self.dt, None)
         self.ensemble = ensemble
-        self.thermostat = THERMOSTATS["nve" if ensemble == "nve" else thermostat](self, temperature, damping_fs)
+        self.thermostat = THERMOSTATS.get("nve" if ensemble == "nve" else thermostat)(self, temperature, damping_fs)
 
     # ------------------------------------------------------------------ dynamics
     def _compute_forces(self, s: State) -> None:
@@ -191,36 +203,91 @@ class Simulation:
             e.zero_()
         return buffers[:count]
 
-    def step(self, out: State | None = None) -> State:
-        """Advance one time step into ``out`` (default: the spare buffers); returns the new state."""
-        s_in = self.state
-        s_out = out if out is not None else self._spare
-        self.thermostat.kick_drift(s_in, s_out, self.step_count)
-        self.neighbors.update(s_out.x)
-        self._compute_forces(s_out)
+    def step(self, state_in: State, state_out: State, control=None, dt=None) -> State:
+        """One velocity-Verlet step (with the ensemble's thermostat) from ``state_in`` into ``state_out``; MD
+        takes no control and steps with its own Δt."""
+        self._no_control(control)
+        self._own_step(dt)
+        self.thermostat.kick_drift(state_in, state_out, state_in.step)
+        self.neighbors.update(state_out.x)
+        self._compute_forces(state_out)
         self.wp.launch(self.kernels.kick, dim=self.num_atoms,
-                       inputs=[s_out.v_half, s_out.f, self.accel_per_force, self.scalar(self.dt), s_out.v],
+                       inputs=[state_out.v_half, state_out.f, self.accel_per_force, self.scalar(self.dt), state_out.v],
                        device=self.device)
+        state_out.step = state_in.step + 1
+        return state_out
+
+    def advance(self, out: State | None = None) -> State:
+        """Step the current state ``sim.state`` into ``out`` (default: the spare buffers); returns the new state."""
+        s_in = self.state
+        s_out = self.step(s_in, out if out is not None else self._spare)
         if out is None:
             self._spare = s_in
         self.state = s_out
-        self.step_count += 1
         if self.check_every and self.step_count % self.check_every == 0:
             self.check_health()
         return s_out
 
+    @property
+    def step_count(self) -> int:
+        return self.state.step
+
     def run(self, steps: int, record_every: int | None = None, targets: bool = False, progress: bool = False):
-        """Run ``steps`` steps; with ``record_every`` return a `Trajectory` (see `simengine.md.recording`)."""
-        from simengine.md.recording import run_and_record
+        """Run ``steps`` steps from the current state; with ``record_every`` return a `Trajectory` recorded by
+        the one recording loop (see `simengine.md.recording` for what it holds)."""
+        from tqdm.auto import tqdm
 
-        return run_and_record(self, steps, record_every, targets, progress)
+        from simengine.md.recording import recording_metadata
+        from simengine.simulator import record
 
-    def check_health(self) -> None:
-        """`SimulationError` naming step, time and atom if the state is non-finite or too hot."""
-        ke = self.kinetic_energies()
-        x = self.state.x.numpy()
+        steps = int(check_range("steps", steps, 0, None))
+        if record_every is None:
+            if targets:
+                raise InputError("targets = True needs record_every (the forecast stride in MD steps)")
+            for _ in tqdm(range(steps), disable=not progress, desc="md", unit="step", leave=False):
+                self.advance()
+            return None
+        record_every = int(check_range("record_every", record_every, 1, max(steps, 1)))
+        traj, state = record(self, self.state, steps, record_every, spare=self._spare, progress=progress, desc="md",
+                             check_every=self.check_every, metadata=recording_metadata(self, record_every, targets))
+        if state is not self.state:
+            self.state, self._spare = state, self.state
+        self.check_health()
+        return traj
+
+    # ------------------------------------------------------------------ the simulator contract: recording
+    def check(self, state: State, step: int) -> None:
+        self.check_health(state)
+
+    def frame(self, state: State) -> dict:
+        """Unwrapped positions and velocities (float64) and the time (fs); `trajectory` wraps positions."""
+        return {"position": state.x.numpy().astype(np.float64), "velocity": state.v.numpy().astype(np.float64),
+                "time": np.float64(state.step * self.dt)}
+
+    def static(self) -> dict:
+        from simengine.io import ParticleType
+
+        return {"particle_type": np.full(self.num_atoms, int(ParticleType.ATOM), np.int32),
+                "species": self.atomic_numbers, "mass": self.masses, "cell": self.box.cell}
+
+    def metadata(self) -> dict:
+        from simengine.md.recording import md_metadata
+
+        return md_metadata(self)
+
+    def trajectory(self, frames: dict, static: dict, frame_dt: float, metadata: dict):
+        from simengine.md.recording import md_trajectory
+
+        return md_trajectory(self, frames, static, frame_dt, metadata)
+
+    def check_health(self, state: State | None = None) -> None:
+        """`SimulationError` naming step, time and atom if ``state`` (default: the current one) is non-finite or
+        too hot."""
+        state = state or self.state
+        ke = self.kinetic_energies(state)
+        x = state.x.numpy()
         bad = ~np.isfinite(ke) | ~np.isfinite(x).all(axis=1)
-        where = f"at step {self.step_count} (t = {self.time_fs:g} fs)"
+        where = f"at step {state.step} (t = {state.step * self.dt:g} fs)"
         if bad.any():
             atom = int(np.flatnonzero(bad)[0])
             raise SimulationError(f"MD blew up {where}: atom {atom} has a non-finite position or velocity")

@@ -1,5 +1,6 @@
 """Ensembles: each knows how to launch the first half of a step and how many degrees of freedom the
-kinetic energy has.  Registered by name; `Simulation(thermostat=...)` picks one for ``ensemble="nvt"``.
+kinetic energy has.  Registered by name in `THERMOSTATS` (a `simengine.registry.Registry`);
+`Simulation(thermostat=...)` picks one for ``ensemble="nvt"``.
 
 * ``nve``      velocity Verlet, total momentum conserved → N_f = 3N − 3.
 * ``langevin`` BAOAB with friction γ = 1/damping_fs; momentum not conserved → N_f = 3N.
@@ -13,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.md.units import BOLTZMANN
+from simengine.registry import Registry
 
-THERMOSTATS: dict = {}
+THERMOSTATS: Registry[type] = Registry("thermostat")
 
 
 def register_thermostat(name):
+    """Class decorator: register the ensemble under ``name`` in `THERMOSTATS` and set its ``name``."""
     def wrap(cls):
-        THERMOSTATS[name] = cls
+        THERMOSTATS.add(name, cls)
         cls.name = name
         return cls
     return wrap

@@ -48,7 +48,10 @@ class Topology:
     def from_config(cls, config: dict | None):
         if not config:
             return None
-        fix = lambda rows, n: [tuple(int(v) for v in r[:n]) + tuple(r[n:]) for r in rows]
+
+        def fix(rows, n):
+            return [tuple(int(v) for v in r[:n]) + tuple(r[n:]) for r in rows]
+
         mol = config.get("molecule_id")
         return cls(fix(config.get("bonds", []), 2), fix(config.get("angles", []), 3),
                    None if mol is None else np.asarray(mol, dtype=np.int32))

@@ -12,8 +12,15 @@ import numpy as np
 
 from simengine.errors import InputError
 from simengine.io import KINEMATIC_TYPES
-from simengine.metrics._core import (HORIZONS, chamfer_distance, constant_velocity, horizon_means,
-                                     kinetic_energy, position_mse, sinkhorn_divergence)
+from simengine.metrics._core import (
+    HORIZONS,
+    chamfer_distance,
+    constant_velocity,
+    horizon_means,
+    kinetic_energy,
+    position_mse,
+    sinkhorn_divergence,
+)
 
 CANDIDATES = ("prediction", "constant_velocity")
 
@@ -115,7 +122,8 @@ def compare_sets(preds, truths, start: int | None = None, progress: bool = False
 
 
 def _aggregate(results, key) -> dict:
-    horizons = sorted({h for r in results for h in r[key]["mse"]}, key=lambda h: (h == "all", int(h) if h != "all" else 0))
+    horizons = sorted({h for r in results for h in r[key]["mse"]},
+                      key=lambda h: (h == "all", int(h) if h != "all" else 0))
     return {"mse": {h: float(np.mean([r[key]["mse"][h] for r in results if h in r[key]["mse"]])) for h in horizons},
             **{m: float(np.mean([r[key][m] for r in results])) for m in ("chamfer", "sinkhorn", "kinetic_energy_mse")}}
 

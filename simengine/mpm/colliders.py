@@ -8,6 +8,7 @@ multilinear interpolation (and a linear extension past the sampled grid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from simengine.errors import InputError, check_range

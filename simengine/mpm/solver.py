@@ -1,8 +1,8 @@
 """MLS-MPM solver (Hu et al. 2018): orchestrates the Warp kernels of `kernels.mpm` for one step.
 
     solver = MPMSolver(dim=2, cells=(32, 32), dx=1/32, dt=1e-4, particles=dict(...))
-    s0 = solver.new_state(x0, v0); s1 = solver.new_state(x0, v0)
-    solver.step(s0, s1)            # s0 -> s1; never writes s0
+    s0 = solver.new_state(x0, v0); s1 = solver.new_state()
+    solver.step(s0, s1)            # s0 -> s1; never writes s0 (the `simengine.simulator` contract)
 
 On CPU, ``threads > 1`` splits the particles (and grid nodes) into fixed slices launched from the
 shared thread pool of `simengine.parallel` (`wp.launch` releases the GIL); each thread scatters into a
@@ -19,6 +19,7 @@ from simengine.mpm.colliders import check_mode, sample_colliders
 from simengine.mpm.state import MPMGrid, MPMParticles, MPMState
 from simengine.parallel import LaunchCache, prepare, run_parallel, split
 from simengine.runtime import default_threads, init_warp, resolve_device
+from simengine.simulator import Simulator
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 CPU_CHUNK = 64
@@ -26,7 +27,7 @@ CPU_CHUNK = 64
 MIN_PARTICLES_THREADED = 8192
 
 
-class MPMSolver:
+class MPMSolver(Simulator):
     """One MLS-MPM time step on a grid of ``cells`` cells of size ``dx`` (nodes at ``index * dx``).
 
     Args:
@@ -40,11 +41,15 @@ class MPMSolver:
             one below ``min_particles_threaded`` particles, under a tape and on CUDA).
         requires_grad: allocate gradient buffers and a fresh grid per step (for `wp.Tape`).
         max_speed: blow-up bound for `check` (default dx / dt: one cell per step).
+        static: per-particle arrays recorded once per trajectory (``particle_type`` (N,), ``mass``,
+            ``material_id``; default: type 0 and the masses). description: JSON metadata of the scene.
     """
+
+    name = "mpm"
 
     def __init__(self, *, dim, cells, dx, dt, particles, gravity=None, boundary="separate", boundary_friction=0.0,
                  colliders=(), device="cpu", dtype="float32", threads=None, pad=3, requires_grad=False,
-                 max_speed=None, min_particles_threaded=MIN_PARTICLES_THREADED):
+                 max_speed=None, min_particles_threaded=MIN_PARTICLES_THREADED, static=None, description=None):
         self.wp = wp = init_warp()
         from kernels.mpm import get_kernels
 
@@ -80,6 +85,9 @@ class MPMSolver:
         self._setup_colliders()
         self._grid = self.new_grid(buffers=self.threads)
         self._first_bad = wp.zeros(1, dtype=int, device=self.device)
+        self._static = dict(static) if static is not None else {
+            "particle_type": np.zeros(self.n, np.int32), "mass": self.particles.mass.numpy().astype(np.float32)}
+        self.description = dict(description or {})
         self._launches = LaunchCache(self.device)
         self._kernels = (self.k.p2g, self.k.p2g_external, self.k.grid_update, self.k.g2p, self.k.g2p_trial,
                          self.k.check_particles)
@@ -144,9 +152,12 @@ class MPMSolver:
                                np.stack([c.velocity_at(0.0, self.dim) for c in self.colliders]))
 
     # ---- stepping ----------------------------------------------------------------------------------
-    def step(self, state_in: MPMState, state_out: MPMState, grid: MPMGrid | None = None,
+    def step(self, state_in: MPMState, state_out: MPMState, control=None, dt=None, *, grid: MPMGrid | None = None,
              particles: MPMParticles | None = None) -> MPMState:
-        """Advance ``state_in`` by dt into ``state_out`` with the materials' stress and return mapping."""
+        """Advance ``state_in`` by dt into ``state_out`` with the materials' stress and return mapping. MPM takes
+        no control (colliders move by their own velocity functions) and steps with its own dt."""
+        self._no_control(control)
+        self._own_step(dt)
         return self._step(state_in, state_out, grid, particles, stress=None)
 
     def step_external(self, state_in: MPMState, stress, state_out: MPMState, grid: MPMGrid | None = None,
@@ -232,6 +243,16 @@ class MPMSolver:
         disp, vel = self.collider_motion(s_in.time + self.dt)
         s_out.collider_disp.assign(disp.astype(self.np_dtype))
         s_out.collider_vel.assign(vel.astype(self.np_dtype))
+
+    # ---- recording (the `simengine.simulator` contract) ----------------------------------------------
+    def frame(self, state: MPMState) -> dict:
+        return {"position": state.x.numpy().astype(np.float32), "velocity": state.v.numpy().astype(np.float32)}
+
+    def static(self) -> dict:
+        return dict(self._static)
+
+    def metadata(self) -> dict:
+        return {"dim": self.dim, "dx": self.dx, "dt": self.dt, **self.description}
 
     # ---- safety ------------------------------------------------------------------------------------
     def check(self, state: MPMState, step: int) -> None:

@@ -11,11 +11,14 @@ Public API::
     sim.energy(); sim.binary_elements(i, j)
 """
 from simengine.nbody import units  # noqa: F401
-from simengine.nbody._ics import (  # noqa: F401
-    hernquist_sphere, merging_galaxies, plummer_sphere, smbh_binary_in_cusp,
-)
+from simengine.nbody._ics import hernquist_sphere, merging_galaxies, plummer_sphere, smbh_binary_in_cusp  # noqa: F401
 from simengine.nbody._orbits import (  # noqa: F401
-    ELEMENT_COLUMNS, circular_merger_time, elements, kepler_state, peters_mathews_rates, periastron_advance,
+    ELEMENT_COLUMNS,
+    circular_merger_time,
+    elements,
+    kepler_state,
+    periastron_advance,
+    peters_mathews_rates,
 )
 from simengine.nbody._pn import PN_BITS, SPIN_BITS, pn_accelerations  # noqa: F401
 from simengine.nbody._scene import SimulationScene  # noqa: F401

@@ -93,7 +93,8 @@ def hernquist_sphere(n: int, total_mass=1.0, scale_radius=1.0, G=1.0, rng=None, 
     psi = G * total_mass / (r + a) + G * central_mass / r
     v_esc = np.sqrt(2.0 * psi)
     grid = np.linspace(0.0, 1.0, 65)[1:-1]
-    env = np.max((grid[None] * v_esc[:, None]) ** 2 * f(psi[:, None] - 0.5 * (grid[None] * v_esc[:, None]) ** 2), 1) * 1.3
+    env = np.max((grid[None] * v_esc[:, None]) ** 2
+                 * f(psi[:, None] - 0.5 * (grid[None] * v_esc[:, None]) ** 2), 1) * 1.3
     v = np.empty(n)
     todo = np.arange(n)
     while len(todo):

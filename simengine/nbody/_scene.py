@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simengine.errors import check_range
 from simengine.io.trajectory import Trajectory
-from simengine.io.types import ParticleType
 from simengine.nbody._orbits import ELEMENT_COLUMNS
 
 
@@ -37,35 +37,28 @@ class SimulationScene:
         return np.array([el[k] for k in ELEMENT_COLUMNS], dtype=np.float64)
 
     def run(self, duration: float, frames: int = 100, progress: bool = True) -> Trajectory:
-        """Integrate for `duration`, recording `frames` equally spaced frames (the first is t = now)."""
-        from tqdm.auto import tqdm
+        """Integrate for `duration`, recording `frames` equally spaced frames (the first is t = now), through
+        the one recording loop `simengine.simulator.record`."""
+        from simengine.simulator import record
 
         sim = self.sim
-        frames = int(frames)
-        times = sim.time + np.linspace(0.0, float(duration), frames)
-        pos, vel, t_rec, elems = [], [], [], []
-        e0, mass0 = sim.energy(), sim.masses  # masses as at the start: a merged black hole keeps its own
+        frames = int(check_range("frames", frames, 2, None))
+        duration = float(check_range("duration", float(duration), 0.0, None, low_open=True))
+        times = sim.time + np.linspace(0.0, duration, frames)  # each step lands exactly on the next time
+        e0 = sim.energy()
+        state = sim.current_state()
+        traj, state = record(sim, state, frames - 1, 1, dt=np.diff(times), observers=[self._elements],
+                             metadata=self.metadata, progress=progress, desc="smbh frames")
+        traj.dt = duration / (frames - 1)
+        traj.metadata.update(
+            orbital_elements_columns=list(ELEMENT_COLUMNS), binary_pair=list(self.pair or []),
+            mergers=[list(m) for m in sim.mergers], energy_start=e0, energy_end=sim.energy(),
+            pn_work=sim.pn_work, merger_energy=sim.merger_energy, bounds=_bounds(traj.position), **self.metadata)
+        return traj
 
-        for t in tqdm(times, disable=not progress, desc="smbh frames", unit="frame"):
-            sim.integrate(t)
-            pos.append(sim.positions.astype(np.float32))
-            vel.append(sim.velocities.astype(np.float32))
-            t_rec.append(sim.time)
-            elems.append(self.elements_row())
-        ptype = np.where(sim.is_smbh, int(ParticleType.SMBH), int(ParticleType.STAR)).astype(np.int32)
-        meta = {
-            "solver": "simengine.nbody (KETJU-style regions, TTL leapfrog + GBS, softened KDK field)",
-            "G": sim.G, "c": sim.c, "softening": sim.softening, "softening_kernel": sim.softening_kernel,
-            "region_radius": sim.region_radius, "pn_orders": list(sim.pn_orders), "tolerance": sim.tolerance,
-            "orbital_elements_columns": list(ELEMENT_COLUMNS), "binary_pair": list(self.pair or []),
-            "mergers": [list(m) for m in sim.mergers], "energy_start": e0, "energy_end": sim.energy(),
-            "pn_work": sim.pn_work, "merger_energy": sim.merger_energy, "bounds": _bounds(np.array(pos)), "dim": 3,
-            **self.metadata,
-        }
-        extras = {"velocity": np.array(vel), "mass": mass0.astype(np.float64),
-                  "time": np.array(t_rec), "orbital_elements": np.array(elems)}
-        dt = float(duration) / max(frames - 1, 1)
-        return Trajectory(np.array(pos), ptype, dt=dt, extras=extras, metadata=meta)
+    def _elements(self, state) -> dict:
+        """The recorded pair's elements in the simulation's current state (the state just recorded)."""
+        return {"orbital_elements": self.elements_row()}
 
 
 def _bounds(pos):

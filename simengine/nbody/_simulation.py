@@ -13,19 +13,50 @@ the centre-of-mass frame. The global step is the smallest of dt_i = sqrt(2 eta e
 """
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from simengine.errors import InputError, SimulationError, check_range
+from simengine.io.types import ParticleType
 from simengine.nbody import _mergers, _orbits, _regions, _spin, _tree
 from simengine.nbody._gravity import NEWTONIAN_BEYOND, SOFTENING_KERNELS, FieldGravity
 from simengine.nbody._pn import PN_BITS, pn_mask
 from simengine.nbody._regularized import RegularizedIntegrator
+from simengine.simulator import Simulator
 
 KINDS = {"star": False, "smbh": True}
+_ARRAYS = ("x", "v", "m", "alive", "merged_into", "spin")
 
 
-class Simulation:
+@dataclass
+class NBodyState:
+    """Everything `Simulation.step` reads and writes, as copies: positions ``x``, velocities ``v``, masses
+    ``m``, spin angular momenta ``spin`` (N, 3)/(N,) float64, ``alive`` and ``merged_into`` (N,), the
+    regularized ``regions``, the field accelerations ``acc``, the ``time`` and the energy bookkeeping
+    (``pn_work``, ``mergers``, ``merger_energy``)."""
+
+    time: float = 0.0
+    x: np.ndarray = None
+    v: np.ndarray = None
+    m: np.ndarray = None
+    alive: np.ndarray = None
+    merged_into: np.ndarray = None
+    spin: np.ndarray = None
+    regions: list = field(default_factory=list)
+    acc: np.ndarray = None
+    pn_work: float = 0.0
+    mergers: list = field(default_factory=list)
+    merger_energy: float = 0.0
+
+
+class Simulation(Simulator):
     """N-body simulation of stars and supermassive black holes (float64 throughout).
+
+    On the simulator contract (`simengine.simulator`): ``state = sim.current_state()``, then
+    ``sim.step(state_in, state_out, None, dt)`` integrates adaptively over the interval ``dt`` (exactly to
+    ``state_in.time + dt``); `integrate` advances the simulation's own current state.
 
     Args:
         G, c: gravitational constant and speed of light in code units (see `nbody.units`).
@@ -43,13 +74,14 @@ class Simulation:
             black hole are never softened inside a region.
         merger_radius: merge two black holes closer than this many Schwarzschild radii of their
             total mass, 2 G (m1 + m2) / c^2 (None: never).
-        device: "cpu" or "cuda"; threads: CPU threads for the field direct sum (default
-            `simengine.runtime.default_threads`: $SIMENGINE_THREADS, else every core).
+        device: "cpu" or "cuda" (default `simengine.runtime.resolve_device`); threads: CPU threads for
+            the field direct sum (default `simengine.runtime.default_threads`: $SIMENGINE_THREADS, else
+            every core).
     """
 
     def __init__(self, G=1.0, c=None, softening=1e-3, region_radius=None, pn_orders=(), tolerance=1e-10,
                  softening_kernel="cubic_spline", eta=0.02, max_timestep=None, soften_star_pairs=True,
-                 merger_radius=None, k_max=7, device="cpu", threads=None):
+                 merger_radius=None, k_max=7, device=None, threads=None):
         from simengine.runtime import resolve_device
 
         self.G = check_range("G", float(G), 0.0, None, low_open=True)
@@ -75,6 +107,7 @@ class Simulation:
         self.soften_star_pairs = bool(soften_star_pairs)
         self.device = resolve_device(device)
         self._gravity = FieldGravity(self.G, self.softening, softening_kernel, self.device, threads)
+        self.threads = self._gravity.threads
         self._ar = RegularizedIntegrator(self.G, self.c, self._pn_mask, self.tolerance,
                                          SOFTENING_KERNELS[softening_kernel], self.softening,
                                          soften_star_pairs, k_max=k_max, device=self.device)
@@ -92,6 +125,10 @@ class Simulation:
         self.stats = {"outer_steps": 0, "region_steps": 0}
         self._regions = []
         self._acc = None
+        self._live = None  # the state last written by `step` (the simulation holds it)
+
+    name = "nbody"
+    dt = None  # no own step: `step` integrates adaptively over the interval it is given
 
     # -- particles ------------------------------------------------------------------------------
     def add_particles(self, mass, position, velocity, kind="star", spin=None):
@@ -122,7 +159,7 @@ class Simulation:
         self._bh = np.concatenate([self._bh, np.full(len(m), KINDS[kind])])
         self._alive = np.concatenate([self._alive, np.ones(len(m), bool)])
         self._merged_into = np.concatenate([self._merged_into, np.arange(n0, n0 + len(m))])
-        self._regions, self._acc = [], None
+        self._regions, self._acc, self._live = [], None, None
         return np.arange(n0, n0 + len(m))
 
     @property
@@ -214,11 +251,8 @@ class Simulation:
         t_end = float(t_end)
         if not np.isfinite(t_end) or t_end < self.time:
             raise InputError(f"t_end = {t_end!r} is outside the allowed range [{self.time!r}, inf)")
-        if self.n_particles == 0:
-            raise InputError("the simulation has no particles; call add_particles first")
-        if self._acc is None:
-            self._check_coincident()
-            self._rebuild_regions(initial=True)
+        self._prepare()
+        self._live = None  # the current state moves on
         dt_max = self.max_timestep or (t_end - self.time)
         from tqdm.auto import tqdm
 
@@ -245,17 +279,70 @@ class Simulation:
         self._check_finite(dt)
         self._rebuild_regions()
 
-    def _snapshot(self):
-        import copy
+    def _snapshot(self) -> NBodyState:
+        return NBodyState(self.time, *(getattr(self, "_" + k).copy() for k in _ARRAYS), copy.deepcopy(self._regions),
+                          None if self._acc is None else self._acc.copy(), self.pn_work, list(self.mergers),
+                          self.merger_energy)
 
-        arrays = {k: getattr(self, k).copy() for k in ("_x", "_v", "_m", "_alive", "_merged_into", "_spin")}
-        return (arrays, copy.deepcopy(self._regions), self._acc.copy(), self.pn_work, list(self.mergers),
-                self.merger_energy)
+    def _restore(self, saved: NBodyState) -> None:
+        for k in _ARRAYS:
+            setattr(self, "_" + k, getattr(saved, k).copy())
+        self._regions, self._acc = copy.deepcopy(saved.regions), None if saved.acc is None else saved.acc.copy()
+        self.time, self.pn_work, self.mergers = saved.time, saved.pn_work, list(saved.mergers)
+        self.merger_energy = saved.merger_energy
 
-    def _restore(self, saved):
-        arrays, self._regions, self._acc, self.pn_work, self.mergers, self.merger_energy = saved
-        for k, v in arrays.items():
-            setattr(self, k, v)
+    # -- the simulator contract -----------------------------------------------------------------------
+    def current_state(self) -> NBodyState:
+        """A copy of the current state (regions set up first, as `integrate` would)."""
+        self._prepare()
+        return self._snapshot()
+
+    def new_state(self) -> NBodyState:
+        return NBodyState()
+
+    def step(self, state_in: NBodyState, state_out: NBodyState, control=None, dt=None) -> NBodyState:
+        """Integrate ``state_in`` over ``dt`` into ``state_out`` (adaptive outer steps and regularized regions
+        inside); ``state_in`` is not changed. The simulation's current state becomes ``state_out``."""
+        self._no_control(control)
+        if dt is None:
+            raise InputError("dt = None: the nbody simulator has no own step; give the interval to integrate")
+        check_range("dt", float(dt), 0.0, None)
+        if state_in is not self._live:
+            self._restore(state_in)
+        self.integrate(state_in.time + float(dt))
+        saved = self._snapshot()
+        for name in saved.__dataclass_fields__:
+            setattr(state_out, name, getattr(saved, name))
+        self._live = state_out
+        return state_out
+
+    def check(self, state: NBodyState, step: int) -> None:
+        ok = np.isfinite(state.x).all(1) & np.isfinite(state.v).all(1)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise SimulationError(f"n-body blew up at step {step}, time {state.time:.17g}: particle {i} "
+                                  f"({'smbh' if self._bh[i] else 'star'}) has a non-finite position or velocity")
+
+    def frame(self, state: NBodyState) -> dict:
+        return {"position": state.x.astype(np.float32), "velocity": state.v.astype(np.float32),
+                "time": np.float64(state.time)}
+
+    def static(self) -> dict:
+        ptype = np.where(self._bh, int(ParticleType.SMBH), int(ParticleType.STAR)).astype(np.int32)
+        return {"particle_type": ptype, "mass": self._m.astype(np.float64)}
+
+    def metadata(self) -> dict:
+        return {"solver": "simengine.nbody (KETJU-style regions, TTL leapfrog + GBS, softened KDK field)",
+                "G": self.G, "c": self.c, "softening": self.softening, "softening_kernel": self.softening_kernel,
+                "region_radius": self.region_radius, "pn_orders": list(self.pn_orders),
+                "tolerance": self.tolerance, "dim": 3}
+
+    def _prepare(self) -> None:
+        if self.n_particles == 0:
+            raise InputError("the simulation has no particles; call add_particles first")
+        if self._acc is None:
+            self._check_coincident()
+            self._rebuild_regions(initial=True)
 
     def _groups(self):
         g = np.full(self.n_particles, -1, np.int32)

@@ -85,8 +85,13 @@ def pn_spin_rates(mass, position, velocity, S, is_smbh, G=1.0, c=1.0, orders=("1
     depth[0] = 0
     edge = x - x[0]
     edge[0] = x[0]
-    arr = lambda a, t: wp.array(a, dtype=t, device=device)
-    vec = lambda a: arr(np.asarray(a, np.float64).reshape(-1, 3), wp.vec3d)
+
+    def arr(a, t):
+        return wp.array(a, dtype=t, device=device)
+
+    def vec(a):
+        return arr(np.asarray(a, np.float64).reshape(-1, 3), wp.vec3d)
+
     out, rate = wp.zeros(n, dtype=wp.vec3d, device=device), wp.zeros(n, dtype=wp.vec3d, device=device)
     wp.launch(ks.pn_spin_rate_kernel, dim=1, device=device, inputs=[
         n, arr(m, wp.float64), arr(np.asarray(is_smbh, np.int32), wp.int32), arr(parent, wp.int32),

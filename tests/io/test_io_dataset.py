@@ -48,7 +48,8 @@ def test_derived_metadata(tmp_path):
     assert meta["dt"] == pytest.approx(0.02 / 4)  # solver step = frame spacing / write_every
     assert meta["num_trajs_train"] == 2 and meta["num_trajs_valid"] == 1 and "num_trajs_test" not in meta
     assert meta["sequence_length_train"] == 6 and meta["num_particles_max"] == 20
-    every = np.concatenate([t.position.reshape(-1, 2) for t in trajs] + [load_dataset(tmp_path, "valid")[0].position.reshape(-1, 2)])
+    every = np.concatenate([t.position.reshape(-1, 2) for t in trajs]
+                           + [load_dataset(tmp_path, "valid")[0].position.reshape(-1, 2)])
     np.testing.assert_allclose(np.array(meta["bounds"]), np.stack([every.min(0), every.max(0)], 1), rtol=1e-6)
     assert meta["solver"] == "walk" and meta["nu"] == 0.3 and meta["scene_script"] == "x.py" and meta["seed"] == 7
     assert meta["varying_parameters"] == {"train": [{"E": 0.0}, {"E": 1.0}], "valid": [{"E": 5.0}]}

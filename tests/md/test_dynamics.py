@@ -89,7 +89,7 @@ def test_steps_are_differentiable_on_a_tape():
             sim._compute_forces(sim.state)
             start = sim.state
             for _ in range(5):
-                state = sim.step(out=sim.new_state(requires_grad=True))
+                state = sim.advance(out=sim.new_state(requires_grad=True))
             wp.launch(total, dim=len(x0), inputs=[state.e, loss])
         if gradient:
             tape.backward(loss)

@@ -73,7 +73,7 @@ def test_external_stress_step_reproduces_the_material_step_and_differentiates(la
 @pytest.mark.parametrize("model", ["fixed_corotated", "von_mises"])
 def test_3d_step_adjoint_matches_torch_autograd_of_the_reference(model, lattice_fn, particle_arrays_fn):
     rng = np.random.default_rng(3)
-    dim, res, dt = 3, 12, 5e-4
+    res, dt = 12, 5e-4
     dx = 1 / res
     x = lattice_fn([0.35] * 3, [0.6] * 3, dx / 2)
     params = (150.0, 0, 0, 0)  # von Mises yield stress low enough to yield

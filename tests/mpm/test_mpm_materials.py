@@ -25,7 +25,8 @@ def test_unknown_material_names_the_allowed_ones():
 
 
 @pytest.mark.parametrize("make, field", [
-    (lambda: materials.Elastic(poisson_ratio=0.5), r"Elastic.poisson_ratio = 0.5 is outside the allowed range \(-1, 0.5\)"),
+    (lambda: materials.Elastic(poisson_ratio=0.5),
+     r"Elastic.poisson_ratio = 0.5 is outside the allowed range \(-1, 0.5\)"),
     (lambda: materials.NeoHookean(poisson_ratio=-1.0), r"poisson_ratio = -1.0 is outside"),
     (lambda: materials.Elastic(youngs_modulus=-5.0), r"youngs_modulus = -5.0 is outside the allowed range \(0, inf\)"),
     (lambda: materials.Sand(friction_angle=90.0), r"Sand.friction_angle = 90.0 is outside the allowed range \(0, 90\)"),

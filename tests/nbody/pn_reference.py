@@ -63,12 +63,12 @@ def geodesic_acceleration(x, v, GM, c):
     g00, gij = g00.real, gij.real
     d00 = np.empty(3)
     dg = np.empty((3, 3, 3))  # dg[l, j, k] = d_l g_jk
-    for l in range(3):
+    for axis in range(3):
         xc = x.astype(complex)
-        xc[l] += 1j * h
+        xc[axis] += 1j * h
         a00, aij = _metric(xc, m)
-        d00[l] = a00.imag / h
-        dg[l] = aij.imag / h
+        d00[axis] = a00.imag / h
+        dg[axis] = aij.imag / h
     ginv = np.linalg.inv(gij)
     gam_i00 = -0.5 * ginv @ d00
     # Gamma^i_jk = 1/2 g^il (d_j g_lk + d_k g_lj - d_l g_jk)

@@ -29,7 +29,8 @@ def test_cubic_spline_is_newtonian_beyond_2p8_softening():
     g = FieldGravity(1.0, eps, "cubic_spline", threads=1)
     for r in (0.2800001, 0.5, 3.0):
         x = np.array([[0.0, 0, 0], [r, 0, 0]])
-        assert g.accelerations(x, np.array([1.0, 1.0]), np.array([-1, -1]))[0, 0] == pytest.approx(1 / r ** 2, rel=1e-14)
+        assert (g.accelerations(x, np.array([1.0, 1.0]), np.array([-1, -1]))[0, 0]
+                == pytest.approx(1 / r ** 2, rel=1e-14))
     x = np.array([[0.0, 0, 0], [0.2, 0, 0]])
     assert g.accelerations(x, np.array([1.0, 1.0]), np.array([-1, -1]))[0, 0] < 0.99 / 0.2 ** 2
 

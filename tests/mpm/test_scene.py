@@ -57,7 +57,8 @@ def test_two_threads_repeat_exactly_and_agree_with_one():
     def run(threads):
         scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=64, threads=threads)
         axes = np.arange(0.2, 0.8, scene.dx / 2), np.arange(0.1, 0.5, scene.dx / 2)
-        x = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2) + scene.dx / 4  # 9216 particles: above the threading threshold
+        # 9216 particles: above the threading threshold
+        x = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2) + scene.dx / 4
         scene.add_particles(x, materials.NeoHookean(youngs_modulus=3e4), density=1000.0, velocity=(0.3, -1.0))
         return scene.run(duration=0.03, record_every=10, progress=False)
 

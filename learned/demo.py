@@ -12,7 +12,7 @@ instead of the dataset's 0.023, and wall distances seen up to 4 radii (the solve
 cells inside the unit box). Adam from 1e-3, decaying by 10x over the run. Every stage is seeded; a
 finished stage is reused when ``make demo`` runs again (dataset and checkpoints are resumable).
 
-    python -m simengine.demo [--out runs/demo] [--steps N] [--budget SECONDS]
+    python -m learned.demo [--out runs/demo] [--steps N] [--budget SECONDS]
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def write_demo_report(out: str, run: str, metrics: dict, steps: int, completed: 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simengine.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m learned.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("runs", "demo"))
     parser.add_argument("--steps", type=int, default=TRAIN["steps"])
     parser.add_argument("--budget", type=float, default=TRAIN_BUDGET_S, help="training time limit, seconds")

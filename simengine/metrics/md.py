@@ -1,7 +1,7 @@
 """Judging a learned MD forecaster against reference MD over the same physical time.
 
-`simengine compare` hands datasets whose metadata says ``kind: md`` to `write_md_comparison`, which
-reports, per trajectory and averaged:
+`simengine compare` hands datasets whose metadata says ``simulator: md`` (or, before that key, ``kind: md``)
+to `write_md_comparison`, which reports, per trajectory and averaged:
 
 * position error (minimum image, Å²) per forecast step at the LagrangeBench horizons, beside the
   constant-velocity forecast x(t₀) + v(t₀)·t from the same initial state;
@@ -154,7 +154,8 @@ def write_md_comparison(preds, truths, out_dir: str, *, title: str = "MD forecas
     plot_md(results, os.path.join(out_dir, "md_observables.png"))
     text = summary_text(metrics["summary"])
     write_report(os.path.join(out_dir, "report.html"), title,
-                 [("Summary", "<pre>" + text + "</pre>"), ("Observables (first trajectory)", image("md_observables.png"))])
+                 [("Summary", "<pre>" + text + "</pre>"),
+                  ("Observables (first trajectory)", image("md_observables.png"))])
     metrics["text"] = text
     return metrics
 
@@ -164,7 +165,8 @@ def summary_text(s: dict) -> str:
         return "–" if v is None else format(v, spec)
 
     p, r = s["prediction"], s["reference"]
-    lines = [f"forecast interval {fmt(s['forecast_interval_fs'], 'g')} fs = {fmt(s['forecast_multiple_of_md_step'], 'g')}"
+    lines = [f"forecast interval {fmt(s['forecast_interval_fs'], 'g')} fs = "
+             f"{fmt(s['forecast_multiple_of_md_step'], 'g')}"
              f" x MD step; {fmt(s['forecast_steps'], '.0f')} forecast steps = {fmt(s['simulated_time_fs'], '.0f')} fs"]
     for h, v in s["position_mse_prediction"].items():
         lines.append(f"position MSE (Å², min. image) h={h:>4}: prediction {fmt(v)}   constant velocity "
@@ -173,7 +175,8 @@ def summary_text(s: dict) -> str:
               f"reference {fmt(r['temperature_mean'], '.2f')} ± {fmt(r['temperature_std'], '.2f')}",
               f"g(r) error: RMS {fmt(s['rdf_error_rms'], '.4f')}, max {fmt(s['rdf_error_max'], '.4f')} (two reference "
               f"trajectories differ by RMS {fmt(s.get('rdf_reference_spread_rms'), '.4f')})",
-              f"diffusion (Å²/fs): prediction {fmt(p['diffusion_A2_per_fs'])}, reference {fmt(r['diffusion_A2_per_fs'])}",
+              f"diffusion (Å²/fs): prediction {fmt(p['diffusion_A2_per_fs'])}, "
+              f"reference {fmt(r['diffusion_A2_per_fs'])}",
               f"energy drift (eV/atom/ps): prediction {fmt(p['drift_ev_per_atom_per_ps'])}, reference "
               f"{fmt(r['drift_ev_per_atom_per_ps'])}; max |E−E0| (eV/atom): prediction "
               f"{fmt(p['max_excursion_ev_per_atom'])}, reference {fmt(r['max_excursion_ev_per_atom'])}"]

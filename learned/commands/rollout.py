@@ -1,7 +1,10 @@
 """`simengine rollout RUN --data DIR --split test [--checkpoint best|last|FILE] [--steps N]`.
 
 Writes ``RUN/rollout/<split>.h5`` (+ metadata.json) in the dataset's own format.
+Registered as a `simengine` command through the ``simengine.commands`` entry point ``rollout``.
 """
+
+HELP = "roll a trained model out on a dataset split"
 
 
 def add_arguments(parser):
@@ -28,8 +31,8 @@ def main(args) -> int:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     path = resolve_checkpoint(args.run, args.checkpoint)
     if args.overrides:  # rollout-time settings the model allows to differ from training (e.g. a thermostat)
+        from learned.commands.train import parse_overrides
         from learned.train.checkpoint import load_checkpoint
-        from simengine.commands.train import parse_overrides
 
         state = load_checkpoint(path)
         state["model_config"].update(parse_overrides(args.overrides, {"model": {}, "train": {}})["model"])

@@ -46,7 +46,8 @@ def test_exactly_equivariant_under_rotations_reflections_translations(l_max):
                   "cell": cell[None]}
         return dx, v_new, model.predict_next(window)["position"]
 
-    worst = assert_equivariant(forecast, {"position": (x, "position"), "velocity": (v, "vector"), "cell": (CELL, "cell")},
+    worst = assert_equivariant(forecast,
+                               {"position": (x, "position"), "velocity": (v, "vector"), "cell": (CELL, "cell")},
                                ("vector", "vector", "wrapped"), atol=1e-10, rtol=1e-8)
     assert worst < 1.0
     # the check can fail: a pseudovector output claimed as a polar vector is caught under reflections
@@ -185,7 +186,8 @@ def test_train_rollout_compare_commands(argon_dataset, tmp_path):
     assert main(["train", "trajcast", "--data", argon_dataset, "--out", run, "--steps", "20", "--quiet",
                  "--set", "model.channels=8", "--set", "model.l_max=1", "--set", "model.layers=1",
                  "--set", "model.cutoff=6.0", "--set", "train.batch_size=1", "--set", "train.lr=0.005",
-                 "--set", "train.val_rollout_steps=0", "--set", "train.val_windows=4", "--set", "train.num_threads=1"]) == 0
+                 "--set", "train.val_rollout_steps=0", "--set", "train.val_windows=4",
+                 "--set", "train.num_threads=1"]) == 0
     assert main(["rollout", run, "--data", argon_dataset, "--split", "test", "--steps", "12", "--quiet"]) == 0
     assert main(["compare", run, "--data", argon_dataset, "--split", "test", "--quiet"]) == 0
     thermostatted = str(tmp_path / "nvt")

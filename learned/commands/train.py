@@ -1,7 +1,10 @@
 """`simengine train MODEL --data DIR --out RUN [--steps N] [--config file.yaml] [--set key=value ...]`.
 
 Resumes from ``RUN/checkpoints/last.pt`` when present (same model and config), unless ``--fresh``.
+Registered as a `simengine` command through the ``simengine.commands`` entry point ``train``.
 """
+
+HELP = "train a learned simulator"
 
 
 def add_arguments(parser):

@@ -5,8 +5,16 @@ from scipy.optimize import linear_sum_assignment
 
 from simengine.errors import InputError
 from simengine.io import ParticleType, Trajectory
-from simengine.metrics import (chamfer_distance, compare_sets, constant_velocity, entropic_ot, horizon_means,
-                               kinetic_energy, position_mse, sinkhorn_divergence)
+from simengine.metrics import (
+    chamfer_distance,
+    compare_sets,
+    constant_velocity,
+    entropic_ot,
+    horizon_means,
+    kinetic_energy,
+    position_mse,
+    sinkhorn_divergence,
+)
 
 
 def test_position_mse_by_hand():

@@ -6,7 +6,7 @@ import pytest
 
 from simengine.generate.script import load_scene_script
 
-SCENES = os.path.join(os.path.dirname(__file__), "..", "..", "scenes")
+SCENES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenes")
 
 
 @pytest.mark.parametrize("name, model", [("nclaw_jelly_cube", "fixed_corotated"),

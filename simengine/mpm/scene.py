@@ -10,20 +10,20 @@
 The grid has ``grid_res`` cells along the longest side of ``domain`` (dx = max(domain) / grid_res) and
 nodes at ``index * dx``; the outer ``pad = 3`` node layers are the domain walls. The time step, unless
 given, is ``cfl * dx / (c + |v|_max)`` with c the fastest P-wave speed sqrt((lambda + 2 mu) / rho) (the
-bulk sound speed for fluids) and |v|_max the fastest initial speed plus sqrt(2 |g| L), also bounded by the explicit-viscosity limit ``dx^2 / (2 d nu)``; an
-explicit dt above the limit (cfl = 1) is refused. For differentiable use, `Scene.build` returns the
-solver and the initial state (see `simengine.mpm.differentiable`).
+bulk sound speed for fluids) and |v|_max the fastest initial speed plus sqrt(2 |g| L), also bounded
+by the explicit-viscosity limit ``dx^2 / (2 d nu)``; an explicit dt above the limit (cfl = 1) is
+refused. For differentiable use, `Scene.build` returns the solver and the initial state (see
+`simengine.mpm.differentiable`).
 """
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
 from simengine.errors import InputError, check_range
-from simengine.materials import Material
 from simengine.mpm.colliders import Collider, check_mode, describe
+from simengine.mpm.materials import Material
 
 PAD = 3  # wall thickness in grid nodes
 
@@ -59,11 +59,11 @@ class Scene:
         if dt is not None:
             check_range("dt", float(dt), 0.0, None, low_open=True)
         self._dt = None if dt is None else float(dt)
-        # `simengine generate` runs several worker processes and tells each, through the environment,
-        # which device to use and to stay on one thread, so scene scripts need not pass these on.
-        if device is None:
-            device = os.environ.get("SIMENGINE_DEVICE", "cpu")
-        self.device = device
+        # device None: $SIMENGINE_DEVICE (set by `simengine generate --device`), else the best available;
+        # threads None: $SIMENGINE_THREADS, else every core (`simengine.runtime`, one policy for all simulators)
+        from simengine.runtime import resolve_device
+
+        self.device = resolve_device(device)
         if threads is not None:  # None: $SIMENGINE_THREADS, else every core (`simengine.runtime`)
             check_range("threads", int(threads), 1, 256)
         self.threads, self.dtype = threads, dtype
@@ -196,21 +196,33 @@ class Scene:
         from simengine.mpm.solver import MPMSolver
 
         data = self.particle_data()
+        static = {"particle_type": data["particle_type"].astype(np.int32), "mass": data["mass"].astype(np.float32),
+                  "material_id": data["material_id"].astype(np.int32)}
         solver = MPMSolver(
             dim=self.dim, cells=self.cells, dx=self.dx, dt=self.dt, gravity=self.gravity, boundary=self.boundary,
             boundary_friction=self.boundary_friction, colliders=self.colliders, device=self.device,
             dtype=dtype or self.dtype, threads=self.threads, pad=PAD, requires_grad=requires_grad,
-            particles={k: data[k] for k in ("mass", "volume", "model", "E", "nu", "params")})
+            particles={k: data[k] for k in ("mass", "volume", "model", "E", "nu", "params")}, static=static)
         return solver, solver.new_state(data["x"], data["v"])
 
     def run(self, duration, record_every=10, progress=True):
-        """Simulate ``duration`` seconds; record every ``record_every`` steps -> `Trajectory`."""
-        from simengine.mpm.rollout import run_scene
+        """Simulate ``duration`` seconds (rounded up to whole frames); record every ``record_every`` steps ->
+        `Trajectory`, through the one recording loop `simengine.simulator.record`."""
+        from simengine.simulator import record
 
         check_range("duration", float(duration), 0.0, None, low_open=True)
         if not isinstance(record_every, (int, np.integer)) or record_every < 1:
             raise InputError(f"record_every = {record_every!r} must be an integer >= 1")
-        return run_scene(self, float(duration), int(record_every), bool(progress))
+        solver, state = self.build()
+        dt, record_every = solver.dt, int(record_every)
+        n_frames = max(1, int(math.ceil(float(duration) / (dt * record_every) - 1e-9))) + 1
+        steps = (n_frames - 1) * record_every
+        try:
+            traj, _ = record(solver, state, steps, record_every, progress=bool(progress), desc="mls-mpm",
+                             metadata=self.metadata(dt, record_every, steps * dt))
+        finally:
+            solver.close()
+        return traj
 
     def metadata(self, dt: float, record_every: int, duration: float) -> dict:
         """Every scene parameter, JSON-serialisable."""

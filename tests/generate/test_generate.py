@@ -221,7 +221,7 @@ def make_scene(rng):
 
 
 def test_real_mpm_scene(tmp_path):
-    pytest.importorskip("simengine.scene")
+    pytest.importorskip("simengine.mpm.scene")
     script = tmp_path / "sand_2d.py"
     script.write_text(SAND_2D)
     splits = {"train": 2, "valid": 1}

@@ -10,7 +10,6 @@ from simengine import Scene, materials, shapes
 from simengine.errors import InputError
 from simengine.mpm.differentiable import mpm_step
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from learned.graphs import (cells_to_edges, farthest_point_sampling, minimum_image, radius_graph,
-                            random_subsample, remove_edges)
+from learned.graphs import (
+    cells_to_edges,
+    farthest_point_sampling,
+    minimum_image,
+    radius_graph,
+    random_subsample,
+    remove_edges,
+)
 from simengine.errors import InputError
 
 
