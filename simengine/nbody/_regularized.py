@@ -10,9 +10,16 @@ with a work-per-unit-step choice of order (Hairer, Norsett & Wanner, Solving ODE
 that does not converge by k_max is retried with smaller H; one that still fails raises
 `SimulationError`. The last step of an interval is solved for by secant iteration on H so the output
 time is hit exactly.
+
+A step that cannot proceed is reported, never run into a kernel: two unsoftened members at zero
+separation (U = inf), a non-finite or vanishing step H, a physical step that underflows, and an
+interval that would need more than ``max_steps`` accepted steps (projected from the recent physical step
+length, so e.g. a pair 1e-6 apart asked to cover an interval of millions of its orbits fails within a
+second instead of running for hours) all raise `SimulationError` naming the members and the time.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +69,7 @@ class RegularizedIntegrator:
     """GBS-extrapolated TTL leapfrog for regions (few to a few hundred bodies)."""
 
     def __init__(self, G, c, pn_mask, tolerance, softening_kind, softening, soften_star_pairs=True,
-                 k_max=8, retree_every=8, max_retries=40, device="cpu"):
+                 k_max=8, retree_every=8, max_retries=40, max_steps=100_000, device="cpu"):
         from simengine.runtime import init_warp
 
         self.wp = init_warp()
@@ -73,6 +80,10 @@ class RegularizedIntegrator:
         self.inv_c = 0.0 if not c else 1.0 / float(c)
         self.kind, self.eps, self.soften = int(softening_kind), float(softening), int(bool(soften_star_pairs))
         self.k_max, self.retree_every, self.max_retries = int(k_max), int(retree_every), int(max_retries)
+        # Work bound per `integrate` call: at most max_steps accepted steps; from `work_window` steps on, the
+        # remaining work is projected from the mean physical step of the last `work_window` steps.
+        self.max_steps = int(max_steps)
+        self.work_window = max(64, self.max_steps // 64)
         self.device = device
         self._buffers = {}
 
@@ -92,6 +103,7 @@ class RegularizedIntegrator:
         return self._buffers[n]
 
     def _upload_tree(self, region, b):
+        _check_tree(region)  # the kernels walk parent chains and `order` without bounds checks
         wp, dev = self.wp, self.device
         b["mass"] = wp.array(region.mass, dtype=wp.float64, device=dev)
         b["is_bh"] = wp.array(region.is_bh.astype(np.int32), dtype=wp.int32, device=dev)
@@ -167,6 +179,10 @@ class RegularizedIntegrator:
 
     def _macro_step(self, region, b, y0, B0, U0, H, k_target):
         """Returns (y, k, err, H_next, k_next) on success or (None, k_max, err, H_retry, k_target)."""
+        with np.errstate(all="ignore"):  # a non-finite sequence counts as not converged (err = 1e300)
+            return self._extrapolate(region, b, y0, B0, U0, H, k_target)
+
+    def _extrapolate(self, region, b, y0, B0, U0, H, k_target):
         n = region.n
         x0 = y0[:3 * n].reshape(n, 3)
         v0 = y0[3 * n:6 * n].reshape(n, 3)
@@ -212,15 +228,23 @@ class RegularizedIntegrator:
     def integrate(self, region: RegionState, dt: float, stop=None, time_origin: float = 0.0):
         """Advance `region` (in place) by physical time `dt`. Returns (time_done, pn_work).
 
-        ``stop(region) -> bool`` is checked after each accepted step (e.g. a black-hole merger); when
-        it returns True the integration ends early at the time reached. ``pn_work`` is the work done by
-        the post-Newtonian forces (the change of the region's Newtonian energy they caused).
+        ``stop(region) -> bool`` is checked before each step, the first included (e.g. a black-hole
+        merger: a pair that starts, or arrives, inside its merger radius never reaches a singular step);
+        when it returns True the integration ends early at the time reached (possibly 0). ``pn_work`` is
+        the work done by the post-Newtonian forces (the change of the region's Newtonian energy they caused).
+        A step that cannot proceed raises `SimulationError` (see the module docstring).
         """
         if region.n < 2 or dt <= 0:
             return dt, 0.0
+        if stop is not None and stop(region):
+            return 0.0, 0.0
         b = self._bufs(region.n)
         self._upload_tree(region, b)
         T, U = self.energies(region)
+        if not (np.isfinite(T) and np.isfinite(U) and U > 0):
+            raise SimulationError(self._describe(
+                region, time_origin, f"the regularized step cannot start: T = {T:.3g}, U = {U:.3g} (U is infinite "
+                f"when two members without softening are at zero separation, e.g. black holes with mergers off)"))
         B = U - T
         B_start = B
         t = 0.0
@@ -228,10 +252,18 @@ class RegularizedIntegrator:
         k_target = 4
         since_retree = 0
         retries = 0
+        n_steps = 0
+        recent = deque(maxlen=self.work_window)  # physical lengths of the last accepted steps
         while t < dt:
+            if stop is not None and t > 0 and stop(region):
+                return t, -(B - B_start)
             remaining = dt - t
             y0 = np.concatenate([region.edge_x.ravel(), region.edge_v.ravel(), [0.0, B], region.spin.ravel()])
             U_now = T + B
+            if not (np.isfinite(H) and H > 0 and np.isfinite(U_now) and U_now > 0):
+                raise SimulationError(self._describe(
+                    region, time_origin + t, f"the regularized step cannot proceed: step H = {H:.3g}, "
+                    f"U = T + B = {U_now:.3g} (must be finite and > 0)"))
             final = H / U_now >= remaining
             if final:
                 H = remaining * U_now
@@ -240,22 +272,29 @@ class RegularizedIntegrator:
                 retries += 1
                 region.stats["rejected"] += 1
                 if retries > self.max_retries:
-                    raise SimulationError(
-                        f"regularized region with particles {region.members.tolist()}: the extrapolation did "
-                        f"not converge (error {err:.3g} x tolerance) after {retries} step reductions at "
-                        f"time {time_origin + t:.17g} (step H = {H:.3g}); try a looser tolerance or check "
-                        f"for a collision")
+                    raise SimulationError(self._describe(
+                        region, None, f"the extrapolation did not converge (error {err:.3g} x tolerance) after "
+                        f"{retries} step reductions at time {time_origin + t:.17g} (step H = {H:.3g}); try a looser "
+                        f"tolerance or check for a collision"))
                 H = H_next
                 continue
             retries = 0
             step_dt = y[6 * region.n]
             if step_dt > remaining * (1.0 + 1e-13):
-                y, step_dt, H = self._hit_time(region, b, y0, B, U_now, H, step_dt, remaining, k_target)
+                y, step_dt, H = self._hit_time(region, b, y0, B, U_now, H, step_dt, remaining, k_target,
+                                               time_origin + t)
+            if not (np.isfinite(y).all() and step_dt > 0 and t + step_dt > t):
+                what = ("a non-finite state" if not np.isfinite(y).all()
+                        else f"a physical step {step_dt:.3g} that underflows at t = {t:.3g} into the interval")
+                raise SimulationError(self._describe(region, time_origin + t, f"the regularized step (H = {H:.3g})"
+                                                     f" gave {what}; check for a collision"))
             self._accept(region, y, step_dt)
             t += step_dt
             B = y[6 * region.n + 1]
             T = 0.5 * float((region.mass * (region.internal_velocities() ** 2).sum(1)).sum())
             region.stats["steps"] += 1
+            n_steps += 1
+            recent.append(step_dt)
             if abs(dt - t) <= 1e-13 * dt:
                 # Close the last round-off gap with a drift: the error is O(gap^2 * a), far below tolerance.
                 region.edge_x += (dt - t) * region.edge_v
@@ -263,19 +302,59 @@ class RegularizedIntegrator:
             else:
                 H, k_target = H_next, k_next
                 region.step_hint = H
+                self._check_work(region, n_steps, recent, t, dt, time_origin)
             since_retree += 1
             if since_retree >= self.retree_every:
                 region.tree, region.edge_x, region.edge_v = _tree.retree(
                     region.edge_x, region.edge_v, region.tree, region.mass)
                 self._upload_tree(region, b)
                 since_retree = 0
-            if stop is not None and t < dt and stop(region):
-                return t, -(B - B_start)
         return t, -(B - B_start)
+
+    def _check_work(self, region, n_steps, recent, t, dt, time_origin):
+        """Raise `SimulationError` when the interval would take more than `max_steps` accepted steps."""
+        if n_steps < self.work_window and n_steps < self.max_steps:
+            return
+        mean = sum(recent) / len(recent)
+        projected = n_steps + (dt - t) / mean
+        if projected <= self.max_steps and n_steps < self.max_steps:
+            return
+        raise SimulationError(self._describe(
+            region, time_origin + t,
+            f"covering the interval {dt:.6g} (from time {time_origin:.17g}) would take ~{projected:.3g} regularized "
+            f"steps, more than max_region_steps = {self.max_steps}: after {n_steps} steps the physical step is "
+            f"~{mean:.3g} and {dt - t:.6g} of the interval remain. Set merger_radius to merge black holes, use a "
+            f"shorter max_timestep, or raise max_region_steps"))
+
+    def _describe(self, region, time, what):
+        """One message: the members, the time (None: `what` names it), what happened and the region's closest pair."""
+        when = "" if time is None else f" at time {time:.17g}"
+        msg = f"regularized region with particles {region.members.tolist()}{when}: {what}"
+        if region.n >= 2:
+            x, v = region.internal_positions(), region.internal_velocities()
+            d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+            d[np.diag_indices(region.n)] = np.inf
+            i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+            r = float(np.linalg.norm(_tree.path_difference(i, j, region.tree, region.edge_x)))
+            kinds = "/".join("smbh" if region.is_bh[k] else "star" for k in (i, j))
+            msg += (f" (closest pair: particles {int(region.members[i])} and {int(region.members[j])} ({kinds}), "
+                    f"{r:.3g} apart")
+            if r > 0:
+                m = float(region.mass[i] + region.mass[j])
+                dv = float(np.linalg.norm(v[i] - v[j]))
+                inv_a = 2.0 / r - dv * dv / (self.G * m)
+                if inv_a > 0:
+                    msg += f", orbital period {2 * np.pi * np.sqrt(1.0 / inv_a ** 3 / (self.G * m)):.3g}"
+            msg += ")"
+        return msg
 
     def _initial_step(self, region, U):
         x = region.internal_positions()
-        d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+        d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+        if self.soften:  # softened star pairs: their force saturates below eps, so does their time scale
+            stars = region.is_bh == 0
+            d2 = np.where(stars[:, None] & stars[None, :], d2 + self.eps * self.eps, d2)
+        d = np.sqrt(d2)
         m = region.mass[:, None] + region.mass[None, :]
         iu = np.triu_indices(region.n, 1)
         t_dyn = np.min(np.sqrt(d[iu] ** 3 / (self.G * m[iu])))
@@ -287,7 +366,7 @@ class RegularizedIntegrator:
         region.edge_v = y[3 * n:6 * n].reshape(n, 3).copy()
         region.spin = y[6 * n + 2:].reshape(n, 3).copy()
 
-    def _hit_time(self, region, b, y0, B0, U0, H, dt_got, target, k_target):
+    def _hit_time(self, region, b, y0, B0, U0, H, dt_got, target, k_target, time=float("nan")):
         """Secant iteration on H so that the step's physical time equals `target`."""
         n = region.n
         H_a, f_a = H, dt_got - target
@@ -305,7 +384,8 @@ class RegularizedIntegrator:
             if H_b <= 0:
                 H_b = 0.5 * H_a
         if y is None:
-            raise SimulationError(f"regularized region {region.members.tolist()}: could not hit the output time")
+            raise SimulationError(self._describe(region, time, f"could not hit the output time "
+                                                 f"{target:.6g} ahead"))
         return y, y[6 * n], H_b
 
 
@@ -315,3 +395,21 @@ def _assign(arr, values):
         arr.numpy()[...] = values
     else:
         arr.assign(values)
+
+
+def _check_tree(region) -> None:
+    """Refuse a tree the kernels cannot walk: one root, parents in range, `order` a breadth-first
+    permutation (what `_tree.spanning_tree` builds); anything else is a bug upstream, not a crash here."""
+    tree, n = region.tree, region.n
+    parent, order, depth = np.asarray(tree.parent), np.asarray(tree.order), np.asarray(tree.depth)
+    ok = parent.shape == depth.shape == order.shape == (n,) and (parent < n).all() and (parent >= -1).all()
+    if ok:
+        ok = (parent == -1).sum() == 1 and np.array_equal(np.sort(order), np.arange(n)) and parent[order[0]] == -1
+    if ok:
+        nonroot = parent >= 0
+        rank = np.argsort(order)  # parents come before their children in `order` (kernels rely on it)
+        ok = (depth[order[0]] == 0 and (depth[nonroot] == depth[parent[nonroot]] + 1).all()
+              and (rank[parent[nonroot]] < rank[nonroot]).all())
+    if not ok:
+        raise SimulationError(f"regularized region with particles {region.members.tolist()}: invalid spanning tree "
+                              f"(parent {parent.tolist()}, order {order.tolist()}, depth {depth.tolist()})")

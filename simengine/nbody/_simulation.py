@@ -73,7 +73,12 @@ class Simulation(Simulator):
         soften_star_pairs: soften star-star pairs inside regions too (KETJU does); pairs with a
             black hole are never softened inside a region.
         merger_radius: merge two black holes closer than this many Schwarzschild radii of their
-            total mass, 2 G (m1 + m2) / c^2 (None: never).
+            total mass, 2 G (m1 + m2) / c^2 (None: never). Checked before every regularized step, the
+            first one of a run included, so a pair that starts inside merges at once.
+        max_region_steps: most regularized steps one region may take in one outer step; an interval that
+            would need more (projected from the recent step length, e.g. a pair far tighter than the
+            outer step resolves, without mergers) raises `SimulationError` early instead of running for
+            hours. Default 100000.
         device: "cpu" or "cuda" (default `simengine.runtime.resolve_device`); threads: CPU threads for
             the field direct sum (default `simengine.runtime.default_threads`: $SIMENGINE_THREADS, else
             every core).
@@ -81,7 +86,7 @@ class Simulation(Simulator):
 
     def __init__(self, G=1.0, c=None, softening=1e-3, region_radius=None, pn_orders=(), tolerance=1e-10,
                  softening_kernel="cubic_spline", eta=0.02, max_timestep=None, soften_star_pairs=True,
-                 merger_radius=None, k_max=7, device=None, threads=None):
+                 merger_radius=None, k_max=7, max_region_steps=100_000, device=None, threads=None):
         from simengine.runtime import resolve_device
 
         self.G = check_range("G", float(G), 0.0, None, low_open=True)
@@ -105,12 +110,14 @@ class Simulation(Simulator):
         self.max_timestep = None if max_timestep is None else check_range(
             "max_timestep", float(max_timestep), 0.0, None, low_open=True)
         self.soften_star_pairs = bool(soften_star_pairs)
+        self.max_region_steps = int(check_range("max_region_steps", max_region_steps, 1, None))
         self.device = resolve_device(device)
         self._gravity = FieldGravity(self.G, self.softening, softening_kernel, self.device, threads)
         self.threads = self._gravity.threads
         self._ar = RegularizedIntegrator(self.G, self.c, self._pn_mask, self.tolerance,
                                          SOFTENING_KERNELS[softening_kernel], self.softening,
-                                         soften_star_pairs, k_max=k_max, device=self.device)
+                                         soften_star_pairs, k_max=k_max, max_steps=self.max_region_steps,
+                                         device=self.device)
         self._x = np.zeros((0, 3))
         self._v = np.zeros((0, 3))
         self._spin = np.zeros((0, 3))  # spin angular momenta S = chi G m^2 / c
@@ -234,8 +241,22 @@ class Simulation(Simulator):
 
     def binary_elements(self, i: int, j: int) -> dict:
         """Newtonian osculating elements of particles i and j (a, e, period, separation, ...)."""
-        dx, dv = self._relative(int(i), int(j))
+        i, j = self._index("i", i), self._index("j", j)
+        dx, dv = self._relative(i, j)
         return _orbits.elements(dx, dv, self._m[i], self._m[j], self.G)
+
+    def _index(self, name, value) -> int:
+        """A particle index in [0, n_particles) (negative indices are refused too), else `InputError`."""
+        n = self.n_particles
+        try:
+            k = int(value)
+            ok = k == value and 0 <= k < n
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise InputError(f"{name} = {value!r} is outside the allowed range [0, {n - 1}] "
+                             f"(particle indices of the {n} particles)")
+        return k
 
     def _relative(self, i, j):
         for r in self._regions:

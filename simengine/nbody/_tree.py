@@ -24,25 +24,52 @@ class Tree:
 
 
 def spanning_tree(positions: np.ndarray, masses: np.ndarray) -> Tree:
-    """Euclidean minimum spanning tree of `positions` (n, 3), rooted at the most massive particle."""
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+    """Euclidean minimum spanning tree of `positions` (n, 3), rooted at the most massive particle.
 
+    Prim's algorithm on the dense distance matrix (O(n^2), regions hold at most a few hundred bodies).
+    Always one connected tree whatever the separations: scipy's `minimum_spanning_tree` reads a dense
+    matrix through ``np.ma.masked_values(d, 0)``, i.e. ``isclose(d, 0)`` with atol = 1e-8, and silently
+    drops every edge shorter than ~1e-8 (two black holes 1e-8 apart became two roots of a forest, which
+    the Warp kernels then walked past the ends of their arrays).
+    """
     n = len(positions)
     root = int(np.argmax(masses))
-    if n == 1:
-        return Tree(np.array([-1], np.int32), np.zeros(1, np.int32), np.array([root], np.int32))
-    d = np.sqrt(((positions[:, None, :] - positions[None, :, :]) ** 2).sum(-1))
-    # Coincident particles would give zero-weight edges, which scipy drops; keep them connected.
-    d = np.where(d > 0, d, np.finfo(float).tiny)
-    np.fill_diagonal(d, 0.0)
-    mst = minimum_spanning_tree(d)
-    order, pred = breadth_first_order(mst, root, directed=False, return_predecessors=True)
-    parent = np.where(pred < 0, -1, pred).astype(np.int32)
-    parent[root] = -1
+    parent = np.full(n, -1, np.int32)
+    if n > 1:
+        p = np.asarray(positions, np.float64)
+        d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
+        d = np.where(np.isnan(d), np.inf, d)  # never happens for finite positions; keep argmin well defined
+        in_tree = np.zeros(n, bool)
+        in_tree[root] = True
+        best, link = d[root].copy(), np.full(n, root, np.int64)
+        for _ in range(n - 1):
+            k = int(np.argmin(np.where(in_tree, np.inf, best)))
+            if in_tree[k]:  # every remaining distance is inf (overflowing coordinates): attach to the root
+                k = int(np.flatnonzero(~in_tree)[0])
+            parent[k] = link[k]
+            in_tree[k] = True
+            closer = d[k] < best
+            best = np.where(closer, d[k], best)
+            link = np.where(closer, k, link)
+    return _rooted(parent, root)
+
+
+def _rooted(parent: np.ndarray, root: int) -> Tree:
+    """The breadth-first order (root first, children by index) and depths of a tree given by `parent`."""
+    n = len(parent)
+    children = [[] for _ in range(n)]
+    for k in range(n):
+        if k != root:
+            children[int(parent[k])].append(k)
+    order = [root]
     depth = np.zeros(n, np.int32)
-    for k in order[1:]:
-        depth[k] = depth[parent[k]] + 1
-    return Tree(parent, depth, order.astype(np.int32))
+    for i in order:  # grows while iterating: breadth-first
+        for k in children[i]:
+            depth[k] = depth[i] + 1
+            order.append(k)
+    if len(order) != n or parent[root] != -1:
+        raise AssertionError(f"not a spanning tree: parent = {parent.tolist()}, root = {root}")
+    return Tree(parent.astype(np.int32), depth, np.asarray(order, np.int32))
 
 
 def path_difference(i: int, j: int, tree: Tree, edge: np.ndarray) -> np.ndarray:
