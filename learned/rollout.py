@@ -59,10 +59,13 @@ def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None
 
 
 def write_split(out_dir: str, split: str, trajectories, metadata: dict) -> str:
-    """Write trajectories as ``out_dir/<split>.h5`` (groups by ``metadata['name']``) + metadata.json."""
+    """Write trajectories as ``out_dir/<split>.h5`` (groups by ``metadata['name']``) + metadata.json, in a
+    folder claimed as a rollout (`simengine.io.outputs`: never into a dataset, never over foreign files)."""
     import h5py
 
-    os.makedirs(out_dir, exist_ok=True)
+    from simengine.io.outputs import claim_output_dir
+
+    claim_output_dir(out_dir, "rollout", [f"{split}.h5", "metadata.json"], command="rollout", field="rollout folder")
     path = os.path.join(out_dir, f"{split}.h5")
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

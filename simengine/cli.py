@@ -85,6 +85,12 @@ def main(argv=None) -> int:
         print(f"simengine {args.command}: interrupted; finished work is kept, run again to resume",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`simengine inspect --json | head`): stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe at exit either
+        return 1
 
 
 if __name__ == "__main__":

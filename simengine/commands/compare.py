@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from simengine.errors import DatasetError, InputError
+from simengine.errors import InputError
 from simengine.registry import Registry
 
 
@@ -24,13 +24,16 @@ def add_arguments(parser):
     parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
     parser.add_argument("--pred", default=None, help="predicted trajectories: dataset folder or h5 file")
     parser.add_argument("--truth", default=None, help="ground-truth trajectories: dataset folder or h5 file")
-    parser.add_argument("--out", default=None, help="output folder (default RUN/compare or PRED_compare)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default RUN/compare, or PRED_compare beside --pred)")
     parser.add_argument("--start", type=int, default=None,
                         help="first predicted frame (default: the prediction's rollout_start)")
     parser.add_argument("--gifs", type=int, default=2, help="side-by-side animations to write (default 2)")
     parser.add_argument("--stride", type=int, default=10, help="Chamfer/Sinkhorn on every k-th frame (10)")
     parser.add_argument("--max-points", type=int, default=512, help="particles used by Chamfer/Sinkhorn (512)")
     parser.add_argument("--epsilon", type=float, default=None, help="Sinkhorn ε (default 0.05 x mean cost)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out that simengine did not write (never a dataset or a run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -96,11 +99,10 @@ def dataset_simulator(source, split: str, truths) -> tuple:
     from simengine.io import read_metadata, split_path
 
     places = []
-    try:
-        where = source if os.path.isfile(source) else os.path.join(source, "metadata.json")
+    where = source if os.path.isfile(source) else os.path.join(source, "metadata.json")
+    if os.path.exists(where):  # a metadata.json that is there must be valid: no report on broken metadata
+        read_metadata(source)
         places.append((where, read_metadata(source, normalize=False)))
-    except DatasetError:  # no metadata.json: the trajectories may still say
-        pass
     if truths:
         name = truths[0].metadata.get("name", "00000")
         places.append((f"{split_path(source, split, must_exist=False)} trajectory {name!r}", truths[0].metadata))
@@ -123,7 +125,15 @@ def comparison_for(simulator, where):
 
 
 def main(args) -> int:
+    from simengine.errors import check_range
     from simengine.io import load_split
+    from simengine.io.outputs import claim_output_dir
+
+    check_range("--gifs", args.gifs, 0, None)
+    check_range("--stride", args.stride, 1, None)
+    check_range("--max-points", args.max_points, 2, None)
+    if args.start is not None:
+        check_range("--start", args.start, 0, None)
 
     if args.run is not None:
         if args.data is None or args.pred or args.truth:
@@ -137,8 +147,14 @@ def main(args) -> int:
         if not (args.pred and args.truth):
             raise InputError("give RUN --data DIR, or both --pred A and --truth B")
         pred_src, truth_src = args.pred, args.truth
-        out = args.out or (os.path.join(pred_src, "compare") if os.path.isdir(pred_src)
+        out = args.out or (os.path.normpath(pred_src) + "_compare" if os.path.isdir(pred_src)
                            else os.path.splitext(pred_src)[0] + "_compare")
+    for field, source in (("--pred" if args.run is None else "RUN/rollout", pred_src),
+                          ("--truth" if args.run is None else "--data", truth_src)):
+        if not os.path.exists(source):
+            raise InputError(f"{field} {source} does not exist (give a dataset folder or an h5 file)")
     preds, truths = load_split(pred_src, args.split), load_split(truth_src, args.split)
     compare = comparison_for(*dataset_simulator(truth_src, args.split, truths))
+    out = claim_output_dir(out, "compare", ["metrics.json", "report.html", "error_vs_step.png"],
+                           overwrite=args.overwrite, command="simengine compare")
     return compare(preds, truths, out, args, pred_src, truth_src)

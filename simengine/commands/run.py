@@ -20,6 +20,8 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed of the scene's random generator (default 0)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N, passed to make_scene if it takes one")
     parser.add_argument("--no-preview", action="store_true", help="write the trajectory only")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out that simengine did not write (never a dataset or a run)")
 
 
 def run_script(script, out=None, seed=0, device=None, preview=True, run_overrides=None) -> dict:
@@ -47,12 +49,20 @@ def run_script(script, out=None, seed=0, device=None, preview=True, run_override
     return result
 
 
+OUTPUT_FILES = ("trajectory.h5", "preview.png", "preview.gif")
+
+
 def main(args) -> int:
     from simengine.errors import SimulationError
+    from simengine.generate.script import load_scene_script
     from simengine.generate.workers import WorkerCrashed, run_isolated
+    from simengine.io.outputs import claim_output_dir
 
+    load_scene_script(args.script)  # a missing or malformed script fails here, before any folder is made
+    out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.script))[0])
+    claim_output_dir(out, "scene-run", OUTPUT_FILES, overwrite=args.overwrite, command="simengine run")
     try:
-        result = run_isolated(run_script, args.script, args.out, args.seed, args.device, not args.no_preview)
+        result = run_isolated(run_script, args.script, out, args.seed, args.device, not args.no_preview)
     except WorkerCrashed as crash:
         raise SimulationError(f"{args.script} (seed {args.seed}): the simulation process {crash.reason}; "
                               "nothing was written -- a crash in native code, not a blow-up") from None

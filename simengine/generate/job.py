@@ -27,6 +27,7 @@ from simengine.generate.script import DEVICE_ENV, THREADS_ENV, Task, load_scene_
 from simengine.generate.workers import CallFailed, run_calls
 from simengine.io.dataset import open_h5, write_dataset
 from simengine.io.metadata import SPLITS, read_metadata
+from simengine.io.outputs import claim_output_dir
 from simengine.io.trajectory import _jsonable, atomic_path
 
 SPLIT_INDEX = {name: i for i, name in enumerate(SPLITS)}  # part of every trajectory's seed: never reorder
@@ -62,6 +63,7 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
     fingerprint = script_fingerprint(module, seed, device)
     out = os.fspath(out)
     shard_root = os.path.join(out, ".shards")
+    claim_output_dir(out, "dataset", overwrite=overwrite, command="simengine generate")
     _remove_temporaries(out, shard_root)
 
     if _is_complete(out, fingerprint, splits):
@@ -214,6 +216,13 @@ def _claim(out, shard_root, fingerprint, overwrite):
         except (OSError, json.JSONDecodeError):
             old_shards = "unreadable"
     old_data = _dataset_fingerprint(out)
+    dataset_files = [name for name in (*[f"{s}.h5" for s in SPLITS], "metadata.json")
+                     if os.path.exists(os.path.join(out, name))]
+    if dataset_files and old_data is None and not overwrite:  # not written by a generate job
+        raise InputError(f"{out} already has {', '.join(dataset_files)}, which no simengine generate job wrote "
+                         "(no job fingerprint in metadata.json); use another --out, or --overwrite to replace them")
+    if dataset_files and old_data is None:
+        old_data = "foreign"
     conflict = [what for what, old in (("shards", old_shards), ("a dataset", old_data))
                 if old is not None and old != fingerprint]
     if conflict and not overwrite:

@@ -64,3 +64,18 @@ def test_compare_two_trajectory_sets(tiny_run, tmp_path):
     assert metrics["summary"]["constant_velocity"]["mse"]["all"] > 0.0
     # a dataset folder records no rollout start: the command asks for one
     assert main(["compare", "--pred", data, "--truth", data, "--out", out, "--quiet"]) == 1
+
+
+def test_rollout_refuses_to_write_into_a_dataset_and_bad_counts(tiny_run, capsys):
+    from tests.io.test_io_outputs import tree_digest
+
+    data, run = tiny_run
+    before = tree_digest(data)
+    assert main(["rollout", run, "--data", data, "--out", data, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a dataset" in err[0], err
+    assert main(["rollout", run, "--data", data, "--out", os.path.join(data, "preds"), "--quiet"]) == 1
+    assert "inside" in capsys.readouterr().err
+    assert tree_digest(data) == before  # the ground truth's bytes are untouched
+    assert main(["rollout", run, "--data", data, "--steps", "-1", "--quiet"]) == 1
+    assert "--steps = -1 is outside the allowed range [1, inf)" in capsys.readouterr().err

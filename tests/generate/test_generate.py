@@ -235,3 +235,17 @@ def test_real_mpm_scene(tmp_path):
     assert meta["dt"] == pytest.approx(traj.dt / 5) and set(traj.particle_type.tolist()) == {5}  # sand
     # 20 ms after release the block is still in free fall: frame accelerations are g (frame dt)^2
     np.testing.assert_allclose(meta["acc_mean"], [0.0, -9.81 * traj.dt**2], rtol=1e-3, atol=1e-9)
+
+
+def test_generate_never_replaces_split_files_it_did_not_write(script, tmp_path):
+    out = tmp_path / "foreign"
+    out.mkdir()
+    (out / "train.h5").write_bytes(b"someone else's data")
+    with pytest.raises(InputError, match=r"already has train.h5, which no simengine generate job wrote"):
+        generate_dataset(script, out, {"train": 1}, workers=1, seed=0, progress=False)
+    assert (out / "train.h5").read_bytes() == b"someone else's data" and not calls(script)
+    meta = generate_dataset(script, out, {"train": 1}, workers=1, seed=0, overwrite=True, progress=False)
+    assert meta["num_trajs_train"] == 1  # asked to: replaced
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is an existing file"):
+        generate_dataset(script, tmp_path / "file", {"train": 1}, workers=1, progress=False)
