@@ -58,5 +58,20 @@ def integrator_kernels(scalar):
         i = wp.tid()
         out[i] = scalar(0.5) * wp.dot(v[i], v[i]) / accel_per_force[i]
 
+    @wp.kernel(module="unique", enable_backward=False)
+    def health(x: wp.array(dtype=vec3), v: wp.array(dtype=vec3), accel_per_force: wp.array(dtype=scalar),
+               n: int, chunk: int, kinetic: wp.array(dtype=wp.float64), first_bad: wp.array(dtype=int)):
+        """Total kinetic energy and the first atom with a non-finite position or velocity, in one pass for a
+        check after every step (``first_bad`` starts at N). Each thread sums a chunk of atoms and adds once."""
+        start = wp.tid() * chunk
+        total = wp.float64(0.0)
+        for i in range(start, wp.min(start + chunk, n)):
+            xi = x[i]
+            vi = v[i]
+            if not (wp.isfinite(xi) and wp.isfinite(vi)):
+                wp.atomic_min(first_bad, 0, i)
+            total += wp.float64(scalar(0.5) * wp.dot(vi, vi) / accel_per_force[i])
+        wp.atomic_add(kinetic, 0, total)
+
     return SimpleNamespace(kick_drift=kick_drift, langevin_kick_drift=langevin_kick_drift, kick=kick,
-                           kinetic_energies=kinetic_energies)
+                           kinetic_energies=kinetic_energies, health=health)

@@ -92,10 +92,24 @@ class PairPotential:
     name = "pair"
     pair_func = None
     parameters: dict = {}
+    #: parameter -> (low, low_open): the allowed range [low, inf) or (low, inf) of every value
+    ranges: dict = {}
 
     def __init__(self, cutoff: float, shift: bool = True, **values):
         self.cutoff = float(check_range("cutoff", cutoff, 0.0, None, low_open=True))
         self.shift = bool(shift)
+        for field, value in values.items():
+            low, low_open = self.ranges.get(field, (None, False))
+            entries = value.items() if isinstance(value, dict) else [(None, value)]
+            for key, v in entries:
+                label = f"{type(self).__name__} {field}" + ("" if key is None else f"[{key!r}]")
+                try:
+                    v = float(v)
+                except (TypeError, ValueError):
+                    raise InputError(f"{label} = {v!r} is not a number") from None
+                if not np.isfinite(v):
+                    raise InputError(f"{label} = {v!r} is not finite")
+                check_range(label, v, low, None, low_open=low_open)
         self.values = values
 
     def _tables(self, names):
@@ -146,6 +160,7 @@ class LennardJones(PairPotential):
 
     pair_func = K.lennard_jones
     parameters = {"sigma": _arithmetic, "epsilon": _geometric}
+    ranges = {"sigma": (0.0, True), "epsilon": (0.0, False)}
 
     def __init__(self, sigma, epsilon, cutoff: float, shift: bool = True):
         super().__init__(cutoff, shift, sigma=sigma, epsilon=epsilon)
@@ -166,6 +181,7 @@ class Morse(PairPotential):
 
     pair_func = K.morse
     parameters = {"D": _geometric, "alpha": _arithmetic, "r0": _arithmetic}
+    ranges = {"D": (0.0, False), "alpha": (0.0, True), "r0": (0.0, True)}
 
     def __init__(self, D, alpha, r0, cutoff: float, shift: bool = True):
         super().__init__(cutoff, shift, D=D, alpha=alpha, r0=r0)
@@ -186,6 +202,7 @@ class Buckingham(PairPotential):
 
     pair_func = K.buckingham
     parameters = {"A": _geometric, "rho": _arithmetic, "C": _geometric}
+    ranges = {"A": (0.0, False), "rho": (0.0, True), "C": (0.0, False)}
 
     def __init__(self, A, rho, C, cutoff: float, shift: bool = True):
         super().__init__(cutoff, shift, A=A, rho=rho, C=C)

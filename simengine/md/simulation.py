@@ -63,6 +63,8 @@ class Simulation(Simulator):
             available).  threads: CPU threads (default `simengine.runtime.default_threads`).  seed: thermostat stream.
         min_distance: atoms closer than this (Å) at the start are an `InputError` (overlap).
         max_temperature: a run whose temperature exceeds this (K) stops with a `SimulationError`.
+        check_every: steps between blow-up checks (non-finite atoms, temperature); default 1, so a blow-up is
+            reported at the step it happens (one pass over the atoms, ~1 % of a step of 4,000 LJ atoms).
     """
 
     name = "md"
@@ -72,7 +74,7 @@ class Simulation(Simulator):
                  damping_fs: float = 100.0, velocities=None, masses=None, topology: Topology | None = None,
                  skin: float = 1.0, dtype: str = "float64", device: str | None = None, seed: int = 0,
                  threads: int | None = None, min_distance: float = 0.5, max_temperature: float = 1.0e5,
-                 check_every: int = 100):
+                 check_every: int = 1):
         self.wp = wp = init_warp()
         self.device = resolve_device(device)
         if dtype not in DTYPES:
@@ -99,7 +101,8 @@ class Simulation(Simulator):
         self.topology = topology or Topology()
         self.topology.validate(n)
         self.threads = default_threads(self.device, threads)
-        self.max_temperature, self.check_every = float(max_temperature), int(check_every)
+        self.max_temperature = float(max_temperature)
+        self.check_every = int(check_range("check_every", check_every, 0, None))
         self.rng = np.random.default_rng(seed)
         self.kernels = integrator_kernels(self.scalar)
         self._setup_forces()
@@ -225,7 +228,7 @@ class Simulation(Simulator):
             self._spare = s_in
         self.state = s_out
         if self.check_every and self.step_count % self.check_every == 0:
-            self.check_health()
+            self.check(s_out, self.step_count)
         return s_out
 
     @property
@@ -257,7 +260,22 @@ class Simulation(Simulator):
 
     # ------------------------------------------------------------------ the simulator contract: recording
     def check(self, state: State, step: int) -> None:
-        self.check_health(state)
+        """Cheap enough for every step (one pass over the atoms): the detailed `check_health` runs only when
+        an atom is non-finite or the temperature is above ``max_temperature``."""
+        wp = self.wp
+        if not hasattr(self, "_health"):
+            self._health = (wp.zeros(1, dtype=wp.float64, device=self.device),
+                            wp.zeros(1, dtype=int, device=self.device))
+        kinetic, first_bad = self._health
+        kinetic.zero_()
+        first_bad.fill_(self.num_atoms)
+        chunk = 256 if self.device == "cpu" else 1  # a loop per CPU thread; one atom per CUDA thread
+        wp.launch(self.kernels.health, dim=(self.num_atoms + chunk - 1) // chunk, device=self.device,
+                  inputs=[state.x, state.v, self.accel_per_force, self.num_atoms, chunk, kinetic, first_bad],
+                  record_tape=False)
+        temperature = 2.0 * float(kinetic.numpy()[0]) / (self.degrees_of_freedom * BOLTZMANN)
+        if int(first_bad.numpy()[0]) < self.num_atoms or not temperature <= self.max_temperature:
+            self.check_health(state)
 
     def frame(self, state: State) -> dict:
         """Unwrapped positions and velocities (float64) and the time (fs); `trajectory` wraps positions."""

@@ -191,10 +191,25 @@ class Scene:
                 unique.append(body["material"])
         return unique
 
+    def check_bodies_outside_colliders(self) -> None:
+        """`InputError` naming the body and the collider when particles start deeper than half a grid cell
+        inside a collider's solid (where the grid would only push them out violently)."""
+        for body in self.bodies:
+            for k, collider in enumerate(self.colliders):
+                phi = np.asarray(collider.shape.sdf(body["positions"]), dtype=np.float64).reshape(-1)
+                inside = np.flatnonzero(phi < -0.5 * self.dx)
+                if len(inside):
+                    i = inside[np.argmin(phi[inside])]
+                    raise InputError(
+                        f"body {body['name']!r}: {len(inside)} of {len(phi)} particles start inside collider {k} "
+                        f"({describe(collider.shape)}), particle {i} at {np.round(body['positions'][i], 5).tolist()} "
+                        f"{-phi[i]:.4g} deep; move the body out of the solid")
+
     def build(self, requires_grad=False, dtype=None):
         """(solver, initial state): an `MPMSolver` for this scene and its t = 0 `MPMState`."""
         from simengine.mpm.solver import MPMSolver
 
+        self.check_bodies_outside_colliders()
         data = self.particle_data()
         static = {"particle_type": data["particle_type"].astype(np.int32), "mass": data["mass"].astype(np.float32),
                   "material_id": data["material_id"].astype(np.int32)}

@@ -74,3 +74,34 @@ def test_blow_up_stops_with_step_time_and_atom():
     sim = md.Simulation(x, symbols, cell, potential=LJ, timestep_fs=2.0, velocities=v, check_every=10)
     with pytest.raises(SimulationError, match=r"MD blew up at step 10 \(t = 20 fs\).*fastest atom \d+"):
         sim.run(100)
+
+
+def test_negative_or_non_numeric_potential_parameters_are_refused():
+    with pytest.raises(InputError, match=r"LennardJones sigma = -3.4 is outside the allowed range \(0, inf\)"):
+        md.LennardJones(sigma=-3.4, epsilon=0.0104, cutoff=8.5)
+    with pytest.raises(InputError, match=r"Morse alpha\['Cu'\] = 0.0 is outside the allowed range \(0, inf\)"):
+        md.Morse(D=0.34, alpha={"Cu": 0.0}, r0=2.87, cutoff=6.0)
+    with pytest.raises(InputError, match=r"Buckingham A = 'big' is not a number"):
+        md.Buckingham(A="big", rho=0.3, C=1.0, cutoff=6.0)
+
+
+def test_a_blow_up_is_reported_at_the_step_it_happens():
+    """Two atoms too close fly apart, heating up over a few steps: the error names the first step whose state is
+    too hot, found by checking after every step (not every check interval)."""
+    x = np.array([[0.0, 0.0, 0.0], [2.5, 0.0, 0.0], [8.0, 0.0, 0.0]])
+
+    def system(max_temperature, check_every=1):
+        return md.Simulation(x, ["Ar"] * 3, cell=None, pbc=False, potential=md.LennardJones(3.4, 0.0104, 8.0),
+                             timestep_fs=1.0, min_distance=0.5, max_temperature=max_temperature,
+                             check_every=check_every)
+
+    probe, temperatures = system(1e30, check_every=0), []
+    for _ in range(30):  # the reference: temperature after each step, checks off
+        probe.run(1)
+        temperatures.append(probe.temperature())
+    first_hot = 1 + next(i for i, t in enumerate(temperatures) if t > 2000.0)
+    assert 5 < first_hot < 20
+    sim = system(2000.0)
+    with pytest.raises(SimulationError,
+                       match=rf"at step {first_hot} \(t = {first_hot:g} fs\).*exceeds max_temperature"):
+        sim.run(100, record_every=50)

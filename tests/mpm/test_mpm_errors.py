@@ -76,3 +76,17 @@ def test_unstable_run_raises_instead_of_returning_nan(monkeypatch):
     monkeypatch.setattr(Scene, "time_step_limit", lambda self: 1.0)  # let the too-large dt through
     with pytest.raises(SimulationError, match=r"blew up at step \d+, t = .* particle \d+"):
         scene.run(duration=0.5, record_every=5, progress=False)
+
+
+def test_a_body_inside_a_solid_collider_is_refused():
+    from simengine import Scene, materials, shapes
+
+    scene = Scene(dim=2, domain=(1.0, 1.0), grid_res=32)
+    scene.add_body(shapes.Box(lower=(0.3, 0.1), size=(0.2, 0.2)), materials.Sand(), name="pile")
+    scene.add_collider(shapes.Plane(normal=(0, 1), offset=0.2))  # solid below y = 0.2: half the pile inside
+    with pytest.raises(InputError, match=r"body 'pile': \d+ of \d+ particles start inside collider 0 .*deep"):
+        scene.run(duration=0.01)
+    resting = Scene(dim=2, domain=(1.0, 1.0), grid_res=32)
+    resting.add_body(shapes.Box(lower=(0.3, 0.2), size=(0.2, 0.2)), materials.Sand())
+    resting.add_collider(shapes.Plane(normal=(0, 1), offset=0.2))  # on the surface: fine
+    resting.build()
