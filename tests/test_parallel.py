@@ -121,7 +121,7 @@ def test_pool_threads_never_load_a_module(load_log):
         import threaded_paths
     finally:
         sys.path.remove(HERE)
-    for name in ("mpm", "md", "nbody"):
+    for name in ("mpm", "md", "nbody", "deformables"):
         threaded_paths.PATHS[name]()
     assert load_log and not [entry for entry in load_log if entry[2]], load_log
 
@@ -172,8 +172,8 @@ RUNS = 20
 
 @pytest.mark.slow
 def test_threaded_paths_never_crash_in_fresh_processes():
-    """20 fresh processes (two at a time, as on a busy machine) each run the threaded path of MPM, MD and
-    N-body; every one must exit 0. Before the launch layer, MPM's crashed 11 of 12 such runs (SIGSEGV)."""
+    """20 fresh processes (two at a time, as on a busy machine) each run the threaded path of MPM, MD, N-body
+    and the deformables; every one must exit 0. Before the launch layer, MPM's crashed 11 of 12 such runs (SIGSEGV)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("SIMENGINE_THREADS", None)
     script = os.path.join(HERE, "threaded_paths.py")
@@ -181,7 +181,7 @@ def test_threaded_paths_never_crash_in_fresh_processes():
     for _ in range(RUNS // 2):
         procs = [subprocess.Popen([sys.executable, script, *order], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
-                 for order in (("mpm", "md", "nbody"), ("nbody", "md", "mpm"))]
+                 for order in (("mpm", "md", "nbody", "deformables"), ("deformables", "nbody", "md", "mpm"))]
         for proc in procs:
             out, _ = proc.communicate(timeout=300)
             if proc.returncode != 0:
@@ -261,3 +261,18 @@ def test_nbody_targeted_gravity_bit_identical_across_threads():
             == two.accelerations(pos, mass, group, targets).tobytes())  # each target written by one thread
     ref = one.accelerations(pos, mass, group)  # all pairs: per-thread buffers summed
     np.testing.assert_allclose(two.accelerations(pos, mass, group), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_deformables_bit_identical_across_threads():
+    """Every deformables kernel writes only its own particles' slots: any split gives the same bits."""
+    from simengine import deformables
+
+    runs = []
+    for threads in (1, 2):
+        scene = deformables.Scene(threads=threads, substeps=10)
+        scene.add_cloth(corner=(0, 0.3, 0), size=(0.9, 0.9), resolution=91, mass=0.2, stiffness=100.0)
+        scene.add_ground()
+        model, _ = scene.build()
+        assert len(model._spans) == threads
+        runs.append(scene.run(duration=4 * scene.dt, progress=False).position)
+    assert runs[0].tobytes() == runs[1].tobytes()

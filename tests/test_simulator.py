@@ -183,3 +183,18 @@ def test_nbody_step_leaves_its_input_state_unchanged():
         sim.step(a, b)
     with pytest.raises(InputError, match="takes no control"):
         sim.step(a, b, control=[1.0], dt=0.1)
+
+
+def test_deformables_record_through_the_loop_as_stepped_by_hand():
+    from simengine import deformables
+
+    scene = deformables.Scene(substeps=20)
+    scene.add_rope(start=(0, 0.3, 0), end=(0.3, 0.3, 0), segments=10, mass=0.05, stiffness=200.0)
+    scene.add_ground()
+    scene.pin([0])
+    traj = scene.run(duration=6 * scene.dt, record_every=3, progress=False)
+    model, state = scene.build()
+    frames = positions_stepped_by_hand(model, state, model.new_state(), 6, 3)
+    assert traj.position.tobytes() == frames.astype(np.float32).tobytes()
+    assert traj.metadata["simulator"] == "deformables" and traj.cells.shape == (10, 2)
+    assert traj.particle_type[0] == 15 and set(traj.particle_type[1:].tolist()) == {12}  # pinned, rope

@@ -9,7 +9,9 @@ with SIGSEGV at the first threaded step (issue 23), which only a fresh process s
   two `Scene.run` calls as a user would make them;
 * md: 1024 Lennard-Jones atoms with two threads: the threaded neighbour build and pair forces;
 * nbody: a black-hole pair in a 200-star cusp with two threads: the threaded direct sum (all pairs and
-  selected targets) and the regularized region's recorded launch.
+  selected targets) and the regularized region's recorded launch;
+* deformables: a 91 x 91 cloth (8,281 particles, above the two-thread threshold) with self-contact and a
+  gripper, two threads: predict, gather and apply kernels on particle slices, recorded launches.
 """
 import sys
 
@@ -54,7 +56,22 @@ def nbody():
     assert np.isfinite(sim.positions).all()
 
 
-PATHS = {"mpm": mpm, "md": md, "nbody": nbody}
+def deformables():
+    from simengine import deformables as dfm
+
+    scene = dfm.Scene(threads=2, substeps=10)
+    cloth = scene.add_cloth(corner=(0, 0.3, 0), size=(0.9, 0.9), resolution=91, mass=0.2, stiffness=100.0,
+                            bend_stiffness=0.5)
+    scene.add_ground()
+    scene.add_gripper(radius=0.02, keyframes=[(0.0, (0, 0.3, 0), (0, 0, 0, 1), True),
+                                              (0.1, (0, 0.4, 0), (0, 0, 0, 1), True)])
+    model, state = scene.build()
+    assert len(model._spans) == 2 and len(cloth.indices) == 8281
+    traj = scene.run(duration=3 * scene.dt, progress=False)
+    assert np.isfinite(traj.position).all()
+
+
+PATHS = {"mpm": mpm, "md": md, "nbody": nbody, "deformables": deformables}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(PATHS):

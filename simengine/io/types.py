@@ -19,7 +19,11 @@ class ParticleType(IntEnum):
     STAR = 9
     SMBH = 10
     ATOM = 11
+    ROPE = 12
+    CLOTH = 13
+    PLUSH = 14
+    PINNED = 15  # a deformable's particle fixed in space
     PAD = -1
 
 
-KINEMATIC_TYPES = (ParticleType.SOLID_WALL, ParticleType.MOVING_WALL)
+KINEMATIC_TYPES = (ParticleType.SOLID_WALL, ParticleType.MOVING_WALL, ParticleType.PINNED)
