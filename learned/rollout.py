@@ -63,9 +63,10 @@ def write_split(out_dir: str, split: str, trajectories, metadata: dict) -> str:
     folder claimed as a rollout (`simengine.io.outputs`: never into a dataset, never over foreign files)."""
     import h5py
 
-    from simengine.io.outputs import claim_output_dir
+    from simengine.io.outputs import OUTPUT_KEY, claim_output_dir
 
     claim_output_dir(out_dir, "rollout", [f"{split}.h5", "metadata.json"], command="rollout", field="rollout folder")
+    metadata = {**metadata, OUTPUT_KEY: "rollout"}  # what tells a rollout folder from a dataset
     path = os.path.join(out_dir, f"{split}.h5")
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

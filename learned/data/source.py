@@ -4,13 +4,17 @@ Files are read by `simengine.io` (`load_split`, `read_metadata`, `split_path`, `
 importable from here); this module adds `describe`, the summary a model is built from.
 
 A dataset folder holds ``train.h5``, ``valid.h5``, ``test.h5`` (one group per trajectory) and
-``metadata.json``. `DatasetInfo` summarises what a model needs to know before training on it: the
+``metadata.json``. `dataset_identity` fingerprints a dataset (path and sha256 of its metadata) so a run can
+tell when it is resumed on other data; `check_finite` refuses trajectories with NaN or infinite values
+before a model trains on them. `DatasetInfo` summarises what a model needs to know before training on it: the
 dimension, the keys every trajectory has, the particle types, the box, and the normalisation
 statistics (velocities and accelerations in *frame units*, i.e. position differences between
 consecutive recorded frames, as in GNS and LagrangeBench).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine.errors import DatasetError
+
 # Datasets are read through simengine.io only; these names are re-exported for learned's callers.
 from simengine.io import SPLITS, compute_statistics, load_split, read_metadata, split_path  # noqa: F401
 
@@ -87,3 +92,65 @@ def _missing_statistics(root, split, trajectories) -> dict:
     else:
         stats = compute_statistics(trajectories)
     return {k: np.asarray(v, dtype=np.float64) for k, v in stats.items()}
+
+
+def dataset_identity(root: str) -> dict:
+    """``{"path": absolute path, "metadata_sha256": sha256}`` of a dataset: the hash of its metadata.json
+    (of the file's ``metadata`` attribute, as sorted JSON, for a bare h5 file). Two copies of one dataset
+    have the same hash; regenerated or other data (other counts, statistics, scene parameters) another."""
+    root = os.fspath(root)
+    path = os.path.join(root, "metadata.json")
+    if os.path.isdir(root) and os.path.isfile(path):
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    else:
+        text = json.dumps(read_metadata(root), sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+    return {"path": os.path.abspath(root), "metadata_sha256": digest}
+
+
+def check_finite(root: str, split: str, trajectories, keys=(), include_position: bool = True) -> None:
+    """Raise `DatasetError` at the first NaN or infinite value in ``position`` (unless not
+    ``include_position``) or a float key of ``keys``.
+
+    The message names the file, the trajectory (its group name), the key, the frame and the particle
+    (where the key has those axes) and how many values are non-finite in that array.
+    """
+    from learned.data.windows import key_layout
+
+    try:
+        where = split_path(root, split)
+    except Exception:
+        where = f"{root}/{split}"
+    for t, traj in enumerate(trajectories):
+        name = traj.metadata.get("name", t)
+        arrays = [("position", traj.position, "TN")] if include_position else []
+        for key in keys:
+            value = traj.extras.get(key)
+            if value is None:
+                continue
+            value = np.asarray(value)
+            if value.dtype.kind in "fc":
+                try:
+                    layout = key_layout(key)
+                except Exception:
+                    layout = "other"
+                arrays.append((key, value, layout))
+        for key, value, layout in arrays:
+            finite = np.isfinite(value)
+            if finite.all():
+                continue
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            first = value[index]
+            if layout == "TN":
+                at = f"frame {index[0]}, particle {index[1]}" if len(index) >= 2 else f"frame {index[0]}"
+            elif layout in ("N", "node"):
+                at = f"particle {index[0]}"
+            elif layout == "T":
+                at = f"frame {index[0]}"
+            else:
+                at = f"index {list(index)}"
+            count = int((~finite).sum())
+            raise DatasetError(f"{where}: trajectory {name!r} has a non-finite {key} ({first}) at {at} "
+                               f"({count} non-finite value{'s' if count > 1 else ''} in its {key}); fix or drop "
+                               f"the trajectory before training")

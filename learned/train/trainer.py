@@ -1,52 +1,130 @@
 """Model-agnostic training loop: Adam, exponential lr decay, validation, checkpoints, exact resume.
 
 The loop only calls the `learned.base.LearnedSimulator` contract (``training_step``, ``rollout``,
-``window_frames``, ``data_keys``); it never looks at which model it trains. Determinism: the model
-is initialised after ``torch.manual_seed(seed)``; window sampling and training noise draw from two
-generators whose states are checkpointed with the model, optimiser, scheduler and global RNGs, so
-a resumed run computes the same next loss as an uninterrupted one.
+``window_frames``, ``data_keys``); it never looks at which model it trains.
 
-With ``average_decay`` set, an exponential moving average of the weights (`learned.train.averaging`)
-is validated and stored beside the raw weights; rollouts use it.
+Determinism: the model is initialised after ``torch.manual_seed(seed)``; window sampling and training
+noise draw from two generators whose states are checkpointed with the model, optimiser, scheduler and
+global RNGs, so a resumed run computes the same next loss as an uninterrupted one. Two runs with the same
+seed, data, config, torch build and ``num_threads`` give bit-identical losses on the CPU: training steps
+and validation run under ``torch.use_deterministic_algorithms`` (warn-only). Without it they did not:
+the backward pass of the graph networks' gathers (``nodes[senders]``) accumulates into the node
+gradients with ``index_put_(accumulate=True)``, which torch runs on several CPU threads with atomic
+float additions (ATen's ``index_put`` kernel, parallel above 32768 elements), so the summation order,
+and the last bits of the gradients, changed from run to run; the difference grew until the losses
+visibly diverged after a few hundred steps. With one thread, or deterministic mode, the order is fixed.
+Not covered: a different ``num_threads`` (matrix products split their sums differently: same losses to
+~1e-6, not bit-identical), another machine or torch/BLAS build, and CUDA kernels without a deterministic
+variant (torch warns about them; ``CUBLAS_WORKSPACE_CONFIG`` is set for cuBLAS when training on CUDA).
+Nothing time-based changes the computation: ``checkpoint_minutes`` only decides when ``last.pt`` is
+written, and saving reads the state without changing it.
 
-Run folder: ``config.yaml`` (resolved), ``metrics.csv`` (step, loss, lr, val_loss, val_rollout_mse,
-elapsed_s), ``checkpoints/{last,best,step_N}.pt``.
+Interrupts: during `run`, SIGINT (Ctrl-C) and SIGTERM finish the current training step, write
+``checkpoints/last.pt`` (atomically) and raise `Interrupted` (a `KeyboardInterrupt`); a signal during
+validation stops the validation at once (that step's metrics row then has no validation values). A second
+signal stops at once and keeps the last checkpoint written. ``last.pt`` is also written every
+``checkpoint_minutes`` of wall-clock time besides every ``checkpoint_every`` steps.
+
+Safety: the run folder is claimed with `simengine.io.outputs.claim_output_dir` (kind "run": never a dataset,
+another command's output or an existing file); checkpoints load with ``weights_only=True``
+(`learned.train.checkpoint`); the dataset's identity (path, sha256 of metadata.json) is recorded and a
+resume on other data is refused unless ``allow_other_data``; every trajectory of the train and valid splits
+is checked for NaN/inf positions (and float keys the model reads) before training.
+
+Cost on the CPU (measured on this repository's shared 2-core machine, 2 torch threads, default GNS:
+latent 128, 10 message-passing steps, batch 2, Warp radius graph): two windows of 1009 particles with
+~10 neighbours each take about 1.2 s per training step (3-4 s before deterministic mode: the parallel
+atomic adds it replaces were slow), a single-sample forward pass about 0.3 s; the cost grows linearly with
+particles x neighbours. A validation with the defaults (16 one-step windows + 2 rollouts of 20 steps = 56
+forward passes) takes 15-30 s there, like 15-25 training steps: 1-2 % of the time at ``val_every`` 1000.
+Validation shows its own progress bar and logs its duration (``val_s``); ``val_windows``,
+``val_trajectories`` and ``val_rollout_steps`` bound it.
+
+Run folder: ``config.yaml`` (resolved, usable as ``--config``), ``metrics.csv`` (step, loss, lr, val_loss,
+val_rollout_mse, elapsed_s, val_s), ``checkpoints/{last,best,step_N}.pt``.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import random
+import signal
+import sys
+import threading
 import time
 
 import numpy as np
 import torch
 
 from learned.data import WindowDataset, collate, describe, load_split, random_reflections
-from learned.data.source import split_path
+from learned.data.source import check_finite, dataset_identity, split_path
 from learned.train import checkpoint as ckpt
 from learned.train.averaging import WeightAverage
-from learned.train.config import RESUMABLE_CHANGES, learning_rate_factor, train_config
-from simengine.errors import InputError
+from learned.train.config import RESUMABLE_CHANGES, TRAIN_DEFAULTS, learning_rate_factor, model_config, train_config
+from simengine.errors import DatasetError, InputError
 
-CSV_FIELDS = ("step", "loss", "lr", "val_loss", "val_rollout_mse", "elapsed_s")
+CSV_FIELDS = ("step", "loss", "lr", "val_loss", "val_rollout_mse", "elapsed_s", "val_s")
+RUN_FILES = ("config.yaml", "metrics.csv", "checkpoints")
+SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal. ``signum``: SIGINT or SIGTERM; ``step``: the step reached;
+    ``saved``: the checkpoint written for it (None when the state was not consistent, see ``kept``);
+    ``kept``: the step of the newest checkpoint on disk."""
+
+    def __init__(self, signum: int, step: int, saved: str | None, kept: int | None):
+        self.signum, self.step, self.saved, self.kept = signum, step, saved, kept
+        name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+        if saved:
+            text = f"{name} at step {step}: saved {saved}"
+        else:
+            text = f"{name} during step {step + 1}: " + (f"the checkpoint of step {kept} is kept" if kept is not None
+                                                         else "no checkpoint was written yet")
+        super().__init__(text)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms():
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` for the duration (see module docstring);
+    the previous setting is restored. Uninitialised memory is not filled (the fill only costs time)."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    if not enabled:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        if not enabled:
+            torch.use_deterministic_algorithms(False)
+            torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 class Trainer:
     """Train model ``model_name`` on dataset ``data_dir``, writing to ``run_dir``.
 
     If ``run_dir`` holds a checkpoint and ``fresh`` is False, training resumes from it; the model
-    name and config must then match (a clear error otherwise).
+    name and config must then match, and the dataset must be the one it was trained on (same
+    metadata.json hash) unless ``allow_other_data`` (clear errors otherwise). ``overwrite``: let the run
+    folder replace files named like a run's that simengine did not write.
     """
 
     def __init__(self, model_name: str, data_dir: str, run_dir: str, model_config: dict | None = None,
-                 train_overrides: dict | None = None, fresh: bool = False, progress: bool = True):
+                 train_overrides: dict | None = None, fresh: bool = False, progress: bool = True,
+                 allow_other_data: bool = False, overwrite: bool = False):
         import learned
+        from simengine.io.outputs import claim_output_dir
 
         self.run_dir, self.data_dir, self.progress = run_dir, data_dir, progress
         self.cfg = train_config(train_overrides)
+        model_overrides = _checked_model_config(model_name, model_config)
+        self.device = torch.device(_resolve_device(self.cfg["device"]))
+        if self.device.type == "cuda":  # deterministic cuBLAS (must be set before its first use)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.set_num_threads(int(self.cfg["num_threads"]))
-        self.device = torch.device(self.cfg["device"])
+        claim_output_dir(run_dir, "run", RUN_FILES, overwrite=overwrite, command="simengine train")
         last = os.path.join(ckpt.checkpoint_dir(run_dir), "last.pt")
         state = ckpt.load_checkpoint(last) if os.path.exists(last) and not fresh else None
         if fresh and os.path.isdir(ckpt.checkpoint_dir(run_dir)):
@@ -56,14 +134,23 @@ class Trainer:
                 os.remove(os.path.join(run_dir, "metrics.csv"))
 
         self.train_set = load_split(data_dir, "train")
+        # before describe(): it may compute and store statistics, which NaN positions would poison
+        check_finite(data_dir, "train", self.train_set)
         self.info = describe(data_dir, "train", self.train_set)
+        self.identity = dataset_identity(data_dir)
         self._seed_everything(int(self.cfg["seed"]))
         if state is None:
             cls = learned.get(model_name)
-            self.model = cls.from_dataset(self.info, **(model_config or {}))
+            try:
+                self.model = cls.from_dataset(self.info, **model_overrides)
+            except (InputError, DatasetError):
+                raise
+            except (TypeError, ValueError) as exc:  # a value of the right type the model still cannot use
+                raise InputError(f"model {model_name!r} with config {model_overrides}: "
+                                 f"{type(exc).__name__}: {exc}") from None
             self.step, self.best_val = 0, float("inf")
         else:
-            self._check_resume(state, model_name, model_config)
+            self._check_resume(state, model_name, model_overrides, allow_other_data)
             self.model = ckpt.model_from_checkpoint(state, averaged=False)
             self.model.check_dataset(self.info)
             self.step, self.best_val = int(state["step"]), float(state.get("best_val", float("inf")))
@@ -71,6 +158,7 @@ class Trainer:
 
         max_pf = int(self.cfg["pushforward_steps"])
         keys = self.model.data_keys(self.info.keys)
+        check_finite(data_dir, "train", self.train_set, keys, include_position=False)
         paths = self.model.metadata_paths
         self.windows = WindowDataset(self.train_set, self.model.window_frames(max_pf), keys, metadata_paths=paths)
         self._setup_validation(keys)
@@ -87,6 +175,11 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self._restore_rng(state["rng"])
+        self._saved_step = self.step if state is not None else None
+        self._in_step = False
+        self._stop_signal = None
+        self._interruptible = False
+        self._last_save = time.monotonic()
         self._write_config()
 
     # ----- set-up ----------------------------------------------------------------------------------
@@ -96,22 +189,31 @@ class Trainer:
         np.random.seed(seed)
         torch.manual_seed(seed)
 
-    def _check_resume(self, state, model_name, model_config):
+    def _check_resume(self, state, model_name, model_config, allow_other_data):
         if state["model_name"] != model_name:
             raise InputError(f"{self.run_dir} holds a checkpoint of model {state['model_name']!r}, not "
                              f"{model_name!r}; choose another --out or pass --fresh")
         saved = state["model_config"]
-        changed = sorted(k for k, v in (model_config or {}).items() if saved.get(k) != v)
+        changed = sorted(k for k, v in (model_config or {}).items() if _plain(saved.get(k)) != _plain(v))
         if changed:
             raise InputError(f"{self.run_dir}: checkpoint model config differs in {changed} "
                              f"(checkpoint: {[saved.get(k) for k in changed]}, requested: "
                              f"{[model_config[k] for k in changed]}); pass --fresh to start over")
         old = state["train_config"]
-        changed = sorted(k for k in self.cfg if k not in RESUMABLE_CHANGES and old.get(k) != self.cfg[k])
+        changed = sorted(k for k in self.cfg if k not in RESUMABLE_CHANGES
+                         and _plain(old.get(k, TRAIN_DEFAULTS.get(k))) != _plain(self.cfg[k]))
         if changed:
             raise InputError(f"{self.run_dir}: checkpoint train config differs in {changed} (checkpoint: "
                              f"{[old.get(k) for k in changed]}, requested: {[self.cfg[k] for k in changed]}); "
                              f"pass --fresh to start over")
+        trained_on = state.get("dataset")
+        if isinstance(trained_on, dict) and trained_on.get("metadata_sha256") and not allow_other_data:
+            if trained_on["metadata_sha256"] != self.identity["metadata_sha256"]:
+                raise InputError(
+                    f"{self.run_dir} was trained on {trained_on.get('path')} (metadata.json sha256 "
+                    f"{trained_on['metadata_sha256'][:12]}), but --data {self.identity['path']} is other data "
+                    f"(sha256 {self.identity['metadata_sha256'][:12]}); pass --allow-other-data to resume on it, "
+                    f"or --fresh to start over")
 
     def _setup_validation(self, keys):
         self.valid_windows = self.valid_set = None
@@ -120,6 +222,7 @@ class Trainer:
         except Exception:
             return
         self.valid_set = load_split(self.data_dir, "valid")
+        check_finite(self.data_dir, "valid", self.valid_set, keys)
         self.model.check_dataset(describe(self.data_dir, "valid", self.valid_set))
         paths = self.model.metadata_paths
         windows = WindowDataset(self.valid_set, self.model.window_frames(0), keys, metadata_paths=paths)
@@ -131,20 +234,24 @@ class Trainer:
     def _write_config(self):
         import yaml
 
-        os.makedirs(self.run_dir, exist_ok=True)
-        with open(os.path.join(self.run_dir, "config.yaml"), "w") as f:
-            yaml.safe_dump({"model_name": self.model.name, "data": os.path.abspath(self.data_dir),
-                            "model": _plain(self.model.config), "train": _plain(self.cfg)}, f, sort_keys=False)
+        from simengine.io import atomic_path
 
-    # ----- RNG state ---------------------------------------------------------------------------------
+        os.makedirs(self.run_dir, exist_ok=True)
+        config = {"model_name": self.model.name, "data": self.identity["path"],
+                  "data_metadata_sha256": self.identity["metadata_sha256"],
+                  "model": _plain(self.model.config), "train": _plain(self.cfg)}
+        with atomic_path(os.path.join(self.run_dir, "config.yaml")) as tmp, open(tmp, "w") as f:
+            yaml.safe_dump(config, f, sort_keys=False)
+
+    # ----- RNG state (plain values: checkpoints load with weights_only=True) -----------------------
     def _rng_state(self):
-        return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+        return {"torch": torch.get_rng_state(), "numpy": ckpt.numpy_rng_state(), "python": ckpt.python_rng_state(),
                 "sampler": self.sampler.get_state(), "noise": self.noise.get_state()}
 
     def _restore_rng(self, rng):
         torch.set_rng_state(rng["torch"])
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
+        ckpt.set_numpy_rng_state(rng["numpy"])
+        ckpt.set_python_rng_state(rng["python"])
         self.sampler.set_state(rng["sampler"])
         self.noise.set_state(rng["noise"])
 
@@ -167,39 +274,55 @@ class Trainer:
         return {k: v.to(self.device) for k, v in batch.items()}, pushforward
 
     def train_step(self) -> float:
+        self._in_step = True
         self.model.train()
-        batch, pushforward = self.sample_batch()
-        loss, _ = self.model.training_step(batch, generator=self.noise, pushforward=pushforward)
-        if not torch.isfinite(loss):
-            raise InputError(f"training loss became {float(loss)} at step {self.step + 1}; lower train.lr")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg["grad_clip"]))
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.average is not None:
-            self.average.update(self.model)
+        with deterministic_algorithms():
+            batch, pushforward = self.sample_batch()
+            loss, _ = self.model.training_step(batch, generator=self.noise, pushforward=pushforward)
+            if not torch.isfinite(loss):
+                raise InputError(f"training loss became {float(loss)} at step {self.step + 1} (the data was checked "
+                                 f"finite): lower train.lr (now {self.cfg['lr']}) or set train.grad_clip")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg["grad_clip"]))
+            self.optimizer.step()
+            self.scheduler.step()
+            if self.average is not None:
+                self.average.update(self.model)
         self.step += 1
+        self._in_step = False
         return float(loss.detach())
 
-    def validate(self) -> dict:
+    def validate(self, progress: bool = False) -> dict:
         """One-step loss (no noise) on fixed windows and position MSE of short rollouts, with the
-        averaged weights when ``average_decay`` is set (those are the ones rolled out later)."""
+        averaged weights when ``average_decay`` is set (those are the ones rolled out later).
+        ``progress``: show a progress bar over its forward passes."""
         if self.valid_windows is None:
             return {}
-        if self.average is None:
-            return self._validate()
-        with self.average.applied(self.model):
-            return self._validate()
+        from tqdm.auto import tqdm
+
+        steps = int(self.cfg["val_rollout_steps"])
+        trajectories = min(int(self.cfg["val_trajectories"]), len(self.valid_set)) if steps else 0
+        bar = tqdm(total=len(self.valid_indices) + trajectories * steps, desc=f"validate step {self.step}",
+                   unit="pass", leave=False, disable=not progress, dynamic_ncols=True)
+        try:
+            with deterministic_algorithms():
+                if self.average is None:
+                    return self._validate(bar)
+                with self.average.applied(self.model):
+                    return self._validate(bar)
+        finally:
+            bar.close()
 
     @torch.no_grad()
-    def _validate(self) -> dict:
+    def _validate(self, bar) -> dict:
         self.model.eval()
         losses = []
         for i in self.valid_indices:
             batch = {k: v.to(self.device) for k, v in collate([self.valid_windows[i]]).items()}
             losses.append(float(self.model.training_step(batch, noise=False)[0]))
+            bar.update(1)
         out = {"val_loss": float(np.mean(losses))}
         steps = int(self.cfg["val_rollout_steps"])
         if steps:
@@ -209,54 +332,141 @@ class Trainer:
                 frames = min(h + steps, self.valid_set[t].num_frames)
                 sample = collate([self.valid_full.window(t, 0, frames)])
                 sample = {k: v.to(self.device) for k, v in sample.items()}
-                result = self.model.rollout(sample, frames - h)
+                result = self.model.rollout(sample, frames - h, progress=bar)
                 errors.append(float(((result.position - sample["position"][h:]) ** 2).mean()))
+                bar.update(steps - (frames - h))  # a short trajectory: account for the steps it lacks
             out["val_rollout_mse"] = float(np.mean(errors))
         return out
 
+    def _state(self) -> dict:
+        return {"model_name": self.model.name, "model_config": self.model.config,
+                "model_state": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "step": self.step, "train_config": self.cfg,
+                "rng": self._rng_state(), "best_val": self.best_val,
+                "average": None if self.average is None else self.average.state_dict(),
+                "dataset": dict(self.identity)}
+
     def save(self, best: bool = False):
-        state = {"model_name": self.model.name, "model_config": self.model.config,
-                 "model_state": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "step": self.step, "train_config": self.cfg,
-                 "rng": self._rng_state(), "best_val": self.best_val,
-                 "average": None if self.average is None else self.average.state_dict(),
-                 "dataset": os.path.abspath(self.data_dir)}
+        state = self._state()
         folder = ckpt.checkpoint_dir(self.run_dir)
         ckpt.save_checkpoint(os.path.join(folder, "last.pt"), state)
+        self._saved_step, self._last_save = self.step, time.monotonic()
         ckpt.save_checkpoint(os.path.join(folder, f"step_{self.step:07d}.pt"), state)
         if best:
             ckpt.save_checkpoint(os.path.join(folder, "best.pt"), state)
         ckpt.prune_checkpoints(self.run_dir, int(self.cfg["keep_checkpoints"]))
 
+    def save_last(self) -> str:
+        """Write ``checkpoints/last.pt`` only (atomically): the interrupt and ``checkpoint_minutes`` save."""
+        path = os.path.join(ckpt.checkpoint_dir(self.run_dir), "last.pt")
+        ckpt.save_checkpoint(path, self._state())
+        self._saved_step, self._last_save = self.step, time.monotonic()
+        return path
+
+    def _checkpoint_overdue(self) -> bool:
+        minutes = self.cfg["checkpoint_minutes"]
+        return minutes is not None and time.monotonic() - self._last_save >= 60.0 * float(minutes)
+
+    # ----- signals -----------------------------------------------------------------------------------
+    def _on_signal(self, signum, frame):
+        first = self._stop_signal is None
+        if first:
+            self._stop_signal = signum
+        if self._interruptible or not first:
+            raise KeyboardInterrupt  # validation, or a second signal: stop now
+        name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+        print(f"\nsimengine train: {name}: finishing step {self.step + 1}, then saving checkpoints/last.pt "
+              f"(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def _signal_handlers(self):
+        """SIGINT and SIGTERM handled by `_on_signal` (main thread only), the previous handlers restored."""
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    previous[signum] = signal.signal(signum, self._on_signal)
+                except (ValueError, OSError):  # not allowed here: a plain KeyboardInterrupt still saves
+                    pass
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    @contextlib.contextmanager
+    def _interruptible_section(self):
+        self._interruptible = True
+        try:
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._interruptible = False
+
     def run(self, steps: int | None = None) -> dict:
-        """Train until ``steps`` total steps (default ``train.steps``); returns the last metrics row."""
+        """Train until ``steps`` total steps (default ``train.steps``); returns the last metrics row.
+
+        Raises `Interrupted` after SIGINT/SIGTERM (see the module docstring), once ``last.pt`` holds the
+        step reached."""
         from tqdm.auto import tqdm
 
         total = int(steps if steps is not None else self.cfg["steps"])
         log = _CsvLog(os.path.join(self.run_dir, "metrics.csv"), self.step)
         start, row = time.time(), {}
+        self._stop_signal, self._last_save = None, time.monotonic()
         bar = tqdm(total=total, initial=self.step, desc=f"train {self.model.name}", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
         try:
-            while self.step < total:
-                loss = self.train_step()
-                bar.update(1)
-                end = self.step == total
-                row = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
-                       "elapsed_s": round(time.time() - start, 3)}
-                if self.step % int(self.cfg["val_every"]) == 0 or end:
-                    row.update(self.validate())
-                    bar.set_postfix(loss=f"{loss:.3g}", val=f"{row.get('val_rollout_mse', float('nan')):.3g}")
-                if self.step % int(self.cfg["log_every"]) == 0 or "val_loss" in row or end:
-                    log.write(row)
-                    bar.set_postfix(loss=f"{loss:.3g}")
-                if self.step % int(self.cfg["checkpoint_every"]) == 0 or end:
-                    value = row.get("val_rollout_mse", row.get("val_loss"))
-                    # Without a validation split the latest checkpoint is the best one known.
-                    best = self.valid_windows is None or (value is not None and value < self.best_val)
-                    if best and value is not None:
-                        self.best_val = value
-                    self.save(best=best)
+            with self._signal_handlers():
+                while self.step < total:
+                    loss = self.train_step()
+                    bar.update(1)
+                    end = self.step == total
+                    row = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
+                           "elapsed_s": round(time.time() - start, 3)}
+                    validating = self.step % int(self.cfg["val_every"]) == 0 or end
+                    validated = False
+                    if validating and self.valid_windows is not None:
+                        began = time.time()
+                        try:
+                            with self._interruptible_section():
+                                row.update(self.validate(progress=self.progress))
+                            row["val_s"] = round(time.time() - began, 3)
+                            validated = True
+                            bar.set_postfix(loss=f"{loss:.3g}",
+                                            val=f"{row.get('val_rollout_mse', row.get('val_loss')):.3g}")
+                        except KeyboardInterrupt:
+                            self._stop_signal = self._stop_signal or signal.SIGINT
+                    if self.step % int(self.cfg["log_every"]) == 0 or validating or end:
+                        log.write(row)
+                        if not validated:
+                            bar.set_postfix(loss=f"{loss:.3g}")
+                    # an interrupted validation leaves no value to rank the checkpoint by: last.pt only
+                    cut_short = validating and self.valid_windows is not None and not validated
+                    if (self.step % int(self.cfg["checkpoint_every"]) == 0 or end) and not cut_short:
+                        value = row.get("val_rollout_mse", row.get("val_loss"))
+                        # Without a validation split the latest checkpoint is the best one known.
+                        best = self.valid_windows is None or (value is not None and value < self.best_val)
+                        if best and value is not None:
+                            self.best_val = value
+                        self.save(best=best)
+                    elif self._stop_signal is not None or self._checkpoint_overdue():
+                        self.save_last()
+                    if self._stop_signal is not None:
+                        raise Interrupted(self._stop_signal, self.step, os.path.join(
+                            ckpt.checkpoint_dir(self.run_dir), "last.pt"), self.step)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:
+            # a second signal, or one no handler caught (run outside the main thread): save if consistent
+            saved = None
+            if not self._in_step and self._saved_step != self.step:
+                with contextlib.suppress(KeyboardInterrupt):
+                    saved = self.save_last()
+            elif not self._in_step:
+                saved = os.path.join(ckpt.checkpoint_dir(self.run_dir), "last.pt")
+            raise Interrupted(self._stop_signal or signal.SIGINT, self.step, saved, self._saved_step) from None
         finally:
             bar.close()
             log.close()
@@ -272,7 +482,7 @@ class _CsvLog:
             with open(path) as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
         self.file = open(path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=CSV_FIELDS)
+        self.writer = csv.DictWriter(self.file, fieldnames=CSV_FIELDS, extrasaction="ignore")
         self.writer.writeheader()
         self.writer.writerows(rows)
         self.file.flush()
@@ -285,8 +495,31 @@ class _CsvLog:
         self.file.close()
 
 
+def _checked_model_config(model_name: str, overrides: dict | None) -> dict:
+    """`learned.train.config.model_config` (keys and types checked against the model's defaults)."""
+    import learned
+
+    learned.get(model_name)  # an unknown model: UnknownModelError naming the registered ones
+    return model_config(model_name, overrides)
+
+
+def _resolve_device(device) -> str:
+    """``train.device`` checked by `simengine.runtime.resolve_device` (and against this torch build)."""
+    from simengine.runtime import resolve_device
+
+    try:
+        name = resolve_device(device)
+    except InputError as exc:
+        text = str(exc)
+        raise InputError(f"train.{text}" if text.startswith("device") else f"train.device: {text}") from None
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"train.device = {device!r}: this torch build ({torch.__version__}) has no CUDA support; "
+                         f"use 'cpu' or install a CUDA build of torch")
+    return name
+
+
 def _plain(obj):
-    """YAML-safe copy of a config (tuples to lists, numpy scalars to Python)."""
+    """YAML-safe copy of a config (tuples to lists, numpy scalars to Python, keys to strings)."""
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -60,7 +60,7 @@ def main(args) -> int:
 
     load_scene_script(args.script)  # a missing or malformed script fails here, before any folder is made
     out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.script))[0])
-    claim_output_dir(out, "scene-run", OUTPUT_FILES, overwrite=args.overwrite, command="simengine run")
+    claim_output_dir(out, "scene-run", OUTPUT_FILES, overwrite=args.overwrite, command="simengine run", create=False)
     try:
         result = run_isolated(run_script, args.script, out, args.seed, args.device, not args.no_preview)
     except WorkerCrashed as crash:

@@ -1,12 +1,17 @@
 """Where a command may write: the one place that decides, for every command.
 
-Each command writes one kind of output folder: ``dataset`` (`simengine generate`), ``run`` (`train`),
-``rollout``, ``compare``, ``scene-run`` (`simengine run`), ... A folder a command creates gets a marker file
-``.simengine-output.json`` naming its kind. `claim_output_dir` then applies three rules:
+Each command writes one kind of output folder, recognised by what it holds (no marker files are added):
 
-1. a command writes only into a folder of its own kind: never into one that holds a dataset or a training
-   run (recognised by their files even without a marker: ``metadata.json`` or split files, ``config.yaml``
-   with ``checkpoints/``) or another command's output, and never creates a folder inside a dataset;
+    dataset     metadata.json or split files (train/valid/test.h5)          `simengine generate`
+    rollout     metadata.json whose "simengine_output" is "rollout"        `simengine rollout`
+    run         config.yaml with checkpoints/                              `simengine train`
+    compare     metrics.json with report.html                              `simengine compare`
+    scene-run   trajectory.h5                                              `simengine run`
+
+`claim_output_dir` applies three rules:
+
+1. a command writes only into a folder of its own kind or a folder that holds none of these: never into a
+   dataset, a training run or another command's output, and never creates a folder inside a dataset;
 2. it never replaces a file it did not create unless asked (``overwrite``, the commands' ``--overwrite``);
 3. it says what it refused, naming the folder and the files, in one line (`InputError`).
 
@@ -19,52 +24,45 @@ import os
 
 from simengine.errors import InputError
 
-MARKER = ".simengine-output.json"
 SPLIT_FILES = ("train.h5", "valid.h5", "test.h5")
-KINDS = ("dataset", "run", "rollout", "compare", "scene-run", "export", "demo", "study")
-
-
-def marker_kind(path) -> str | None:
-    """The kind written in a folder's marker, or None."""
-    try:
-        with open(os.path.join(path, MARKER)) as f:
-            return json.load(f).get("kind")
-    except (OSError, ValueError, AttributeError):
-        return None
+#: the key a rollout writes into its metadata.json (a rollout folder is laid out like a dataset)
+OUTPUT_KEY = "simengine_output"
+KINDS = ("dataset", "run", "rollout", "compare", "scene-run")
 
 
 def detect_kind(path) -> tuple[str | None, list]:
-    """(kind, evidence files) of what a folder holds: its marker, else a dataset (metadata.json or split
-    files) or a training run (config.yaml and checkpoints/), else (None, [])."""
+    """(kind, evidence files) of what a folder holds (see the module docstring), or (None, [])."""
     path = os.fspath(path)
-    kind = marker_kind(path)
-    if kind is not None:
-        return kind, [MARKER]
     if not os.path.isdir(path):
         return None, []
     names = set(os.listdir(path))
+    if "metadata.json" in names:
+        try:
+            with open(os.path.join(path, "metadata.json")) as f:
+                if json.load(f).get(OUTPUT_KEY) == "rollout":
+                    return "rollout", ["metadata.json (a rollout)"]
+        except (OSError, ValueError, AttributeError):
+            pass
     dataset = sorted(names & {"metadata.json", *SPLIT_FILES})
     if dataset:
         return "dataset", dataset
     if "config.yaml" in names and "checkpoints" in names:
         return "run", ["config.yaml", "checkpoints/"]
+    if {"metrics.json", "report.html"} <= names:
+        return "compare", ["metrics.json", "report.html"]
+    if "trajectory.h5" in names:
+        return "scene-run", ["trajectory.h5"]
     return None, []
 
 
-def write_marker(path, kind: str, **details) -> None:
-    from simengine.io.trajectory import atomic_path
-
-    with atomic_path(os.path.join(path, MARKER)) as tmp, open(tmp, "w") as f:
-        json.dump({"kind": kind, **details}, f)
-
-
 def claim_output_dir(path, kind: str, files=(), *, overwrite: bool = False, command: str = "this command",
-                     field: str = "--out") -> str:
-    """Make ``path`` this command's output folder of ``kind`` and return it, or refuse (`InputError`).
+                     field: str = "--out", create: bool = True) -> str:
+    """Check that ``path`` may become (or is) this command's output folder of ``kind``; create it unless
+    ``create`` is False; return it. Refusals are `InputError`s.
 
     Args:
-        files: names the command will write into the folder; existing ones it did not create are refused
-            unless ``overwrite``.
+        files: names the command will write into the folder; existing ones are refused unless the folder is
+            already of this kind or ``overwrite``.
         command: the command's name for messages (e.g. ``"simengine rollout"``). field: its option name.
     """
     if kind not in KINDS:
@@ -76,10 +74,10 @@ def claim_output_dir(path, kind: str, files=(), *, overwrite: bool = False, comm
         parent = os.path.dirname(os.path.abspath(path))
         found, evidence = detect_kind(parent)
         if found == "dataset":  # a subfolder would change what the dataset folder holds
-            raise InputError(f"{field} {path} is inside {parent}, which holds a {found} ({', '.join(evidence)}); "
-                             f"{command} never writes into a {found}: choose a folder outside it")
-        os.makedirs(path)
-        write_marker(path, kind, command=command)
+            raise InputError(f"{field} {path} is inside {parent}, which holds a dataset ({', '.join(evidence)}); "
+                             f"{command} never writes into a dataset: choose a folder outside it")
+        if create:
+            os.makedirs(path)
         return path
     found, evidence = detect_kind(path)
     if found == kind:
@@ -91,7 +89,6 @@ def claim_output_dir(path, kind: str, files=(), *, overwrite: bool = False, comm
     if existing and not overwrite:
         raise InputError(f"{field} {path} already has {', '.join(existing)}, which simengine did not write; "
                          "pass --overwrite to replace them, or choose another folder")
-    write_marker(path, kind, command=command)
     return path
 
 

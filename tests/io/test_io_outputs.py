@@ -12,7 +12,7 @@ import pytest
 from simengine.cli import main
 from simengine.errors import InputError
 from simengine.io import Trajectory, write_dataset
-from simengine.io.outputs import MARKER, claim_output_dir, claim_output_file, detect_kind
+from simengine.io.outputs import claim_output_dir, claim_output_file, detect_kind
 
 
 def tree_digest(root) -> dict:
@@ -36,10 +36,13 @@ def dataset(tmp_path):
 
 def test_claim_rules(tmp_path, dataset):
     out = claim_output_dir(tmp_path / "new", "rollout", command="x")
-    assert detect_kind(out) == ("rollout", [MARKER])
-    assert claim_output_dir(out, "rollout") == out  # its own kind again: fine
+    assert os.path.isdir(out) and detect_kind(out) == (None, [])
+    (tmp_path / "new" / "metadata.json").write_text('{"simengine_output": "rollout"}')
+    assert detect_kind(out)[0] == "rollout" and claim_output_dir(out, "rollout") == out  # its own kind: fine
     with pytest.raises(InputError, match=r"holds a rollout .*x writes a compare"):
         claim_output_dir(out, "compare", command="x")
+    claim_output_dir(tmp_path / "later", "compare", create=False)  # checked, not made
+    assert not (tmp_path / "later").exists()
     with pytest.raises(InputError, match=r"holds a dataset \(metadata.json, test.h5, train.h5\)"):
         claim_output_dir(dataset, "rollout")
     with pytest.raises(InputError, match=r"is inside .* which holds a dataset"):

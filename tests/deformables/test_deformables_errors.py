@@ -76,3 +76,20 @@ def test_a_blow_up_names_step_time_and_particle():
     with pytest.raises(SimulationError, match=r"deformables blew up at step 1, t = 0.0166667 s: particle 1 .*bound "
                                               r"100 m/s"):
         record(model, state, 4, 1, progress=False)
+
+
+def test_a_plush_is_one_connected_body():
+    """The dumbbell's thin bar gets no particles at a coarse spacing: the two lobes are joined by a spring."""
+    import os
+
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    scene = deformables.Scene()
+    mesh = os.path.join(os.path.dirname(__file__), "..", "..", "assets", "dumbbell.obj")
+    toy = scene.add_plush(mesh, scale=0.15, center=(0, 0.1, 0), spacing=0.02, mass=0.1, stiffness=100.0)
+    model, _ = scene.build()
+    n = len(toy.indices)
+    springs = model.springs
+    graph = coo_matrix((np.ones(len(springs)), (springs[:, 0], springs[:, 1])), shape=(n, n))
+    assert connected_components(graph, directed=False)[0] == 1
