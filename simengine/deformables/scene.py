@@ -34,6 +34,30 @@ DEFAULT_DT = 1.0 / 60.0
 DEFAULT_SUBSTEPS = 100
 
 
+def _bridges(points: np.ndarray, pairs: set) -> set:
+    """Springs joining the connected components of ``pairs`` into one: repeatedly the closest pair of
+    particles between the largest component and any other."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = len(points)
+    edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    added = set()
+    while count > 1:
+        main = np.bincount(label).argmax()
+        inside, outside = np.flatnonzero(label == main), np.flatnonzero(label != main)
+        distance, nearest = cKDTree(points[inside]).query(points[outside])
+        k = int(np.argmin(distance))
+        i, j = int(inside[nearest[k]]), int(outside[k])
+        added.add((min(i, j), max(i, j)))
+        label[label == label[j]] = main
+        count -= 1
+    return added
+
+
 class Body:
     """A handle to one body: ``indices`` (its particles' global ids), ``springs`` (its springs' ids)."""
 
@@ -202,7 +226,9 @@ class Scene:
                   reach=1.8, jitter=False, name=None) -> Body:
         """A stuffed toy: particles filling the closed ``mesh`` (an `assets/` file or a `shapes.Mesh`) on a
         lattice of ``spacing``, each joined by springs to its neighbours within ``reach`` x spacing (at most
-        ``neighbours`` per particle, nearest first; PhysTwin's construction), k = stiffness / L."""
+        ``neighbours`` per particle, nearest first; PhysTwin's construction), k = stiffness / L. Parts the
+        lattice leaves apart (a thin neck sampled by no particle) are joined to the rest by a spring between
+        their closest particles, so the toy is one body."""
         from scipy.spatial import cKDTree
 
         from simengine import shapes
@@ -226,6 +252,7 @@ class Scene:
             for d, j in zip(distance[i, 1:], other[i, 1:]):
                 if np.isfinite(d) and j < len(points):
                     pairs.add((min(i, int(j)), max(i, int(j))))
+        pairs |= _bridges(points, pairs)
         springs = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
         rest = np.linalg.norm(points[springs[:, 0]] - points[springs[:, 1]], axis=1)
         return self._add_body(name, "plush", points, mass, 0.5 * spacing, ParticleType.PLUSH, springs, rest,
