@@ -11,8 +11,11 @@ particles i and j with rest length L and constant k (N/m) has
 * symplectic Euler: the force f_i = -k (|x_i - x_j| - L) n.
 
 Every kernel works per particle and writes only that particle's outputs (springs are gathered through a
-CSR adjacency ``adj_start[i] .. adj_start[i + 1]``): Jacobi projection with the corrections averaged over
-the particle's constraints and scaled by ``omega``. A particle's sums go to its own slot of an array
+CSR adjacency ``adj_start[i] .. adj_start[i + 1]``): Jacobi projection, the summed corrections divided by
+max(1, 2 x the sum of the constraints' gains w_i / (w_i + w_j + alpha~)) and scaled by ``omega``: stiff
+constraints (gain 1/2 each) are averaged, so that they do not overshoot, while compliant ones (gain << 1)
+add up, so a soft body's equilibrium strain is the one its spring constants give (plain averaging would make
+a particle with n springs n times softer). A particle's sums go to its own slot of an array
 (``wp.atomic_add`` on index i only: no races), because Warp's adjoint drops values carried by a local
 variable through a dynamic loop; so CPU threads may take slices of the particles (``start`` offsets a
 launch) and a run is bit-identical for any split. A substep reads one set of arrays and writes another,
@@ -153,9 +156,9 @@ def get_kernels(scalar=wp.float32):
                adj_other: wp.array(dtype=int), adj_spring: wp.array(dtype=int), rest: wp.array(dtype=scalar),
                stiffness: wp.array(dtype=scalar), h: scalar, self_contact: int, grid: wp.uint64,
                query_radius: wp.array(dtype=scalar), delta: wp.array(dtype=vec3), count: wp.array(dtype=scalar)):
-        """Jacobi: the sum of particle i's spring and contact corrections on x* into ``delta[i]`` and their number
-        into ``count[i]`` (both start at zero). Accumulated in arrays, not loop variables, so the adjoint of
-        these dynamic loops is exact."""
+        """Jacobi: the sum of particle i's spring and contact corrections on x* into ``delta[i]`` and the sum of
+        their gains w_i / (w_i + w_j + alpha~) into ``count[i]`` (both start at zero). Accumulated in arrays, not
+        loop variables, so the adjoint of these dynamic loops is exact."""
         i = start + wp.tid()
         xi = x_pred[i]
         wi = inv_mass[i]
@@ -168,9 +171,9 @@ def get_kernels(scalar=wp.float32):
                 wj = inv_mass[j]
                 if attached[j] >= 0:
                     wj = scalar(0.0)
-                wp.atomic_add(delta, i, spring_correction(xi, x_pred[j], wi, wj, rest[s],
-                                                          scalar(1.0) / (stiffness[s] * h * h)))
-                wp.atomic_add(count, i, scalar(1.0))
+                compliance = scalar(1.0) / (stiffness[s] * h * h)
+                wp.atomic_add(delta, i, spring_correction(xi, x_pred[j], wi, wj, rest[s], compliance))
+                wp.atomic_add(count, i, wi / (wi + wj + compliance))
             if self_contact != 0:
                 query = wp.hash_grid_query(grid, xi, query_radius[0])
                 j = int(0)
@@ -185,7 +188,7 @@ def get_kernels(scalar=wp.float32):
                                 if attached[j] >= 0:
                                     wj = scalar(0.0)
                                 wp.atomic_add(delta, i, (wi / (wi + wj) * (reach - dist) / dist) * d)
-                                wp.atomic_add(count, i, scalar(1.0))
+                                wp.atomic_add(count, i, wi / (wi + wj))
 
     @wp.kernel(module=module)
     def apply(start: int, x_start: wp.array(dtype=vec3), x_pred: wp.array(dtype=vec3),
@@ -194,12 +197,11 @@ def get_kernels(scalar=wp.float32):
               col_kind: wp.array(dtype=int), col_a: wp.array(dtype=vec3), col_b: wp.array(dtype=vec3),
               col_r: wp.array(dtype=scalar), col_mu: wp.array(dtype=scalar),
               x_out: wp.array(dtype=vec3), v_out: wp.array(dtype=vec3)):
-        """x = x* + omega delta / count, then colliders; v = (x - x_start) / h."""
+        """x = x* + omega delta / max(1, 2 gain), then colliders; v = (x - x_start) / h."""
         i = start + wp.tid()
         x_new = x_pred[i]
         if inv_mass[i] > scalar(0.0) and attached[i] < 0:
-            if count[i] > scalar(0.0):
-                x_new = x_new + (omega / count[i]) * delta[i]
+            x_new = x_new + (omega / wp.max(scalar(2.0) * count[i], scalar(1.0))) * delta[i]
             x_new = collide_all(x_new, x_start[i], radius[i], n_col, col_kind, col_a, col_b, col_r, col_mu)
         x_out[i] = x_new
         v_out[i] = (x_new - x_start[i]) / h

@@ -172,3 +172,23 @@ def test_folded_cloth_does_not_pass_through_itself():
     assert x[:, :, 1].min() > 0.9 * radius  # and nothing sinks into the ground
     lifted = cloth.indices.reshape(n, n)[: n // 2 - 1].ravel()  # the half laid over: it rests on the other
     assert x[-1, lifted, 1].mean() > 2.0 * radius  # (without self-contact: 1.1 radius)
+
+
+def test_a_hanging_cloth_stretches_by_its_stiffness():
+    """Structural springs only, pinned along its top edge: a soft cloth of mass m, height L and stiffness S
+    (force per unit strain across its width) hangs ΔL = m g L / (2 S) longer, whatever its resolution."""
+    stretch = []
+    for n in (6, 11):
+        mass, height, stiffness = 0.05, 0.2, 0.5
+        scene = deformables.Scene(damping=4.0, self_contact=False)
+        cloth = scene.add_cloth(corner=(0, 0, 0), size=(0.2, height), resolution=n, mass=mass, stiffness=stiffness,
+                                shear_stiffness=0.0, plane="xy")
+        top = cloth.indices.reshape(n, n)[:, -1]
+        scene.pin(top)
+        traj = scene.run(duration=4.0, record_every=240, progress=False)
+        y = traj.position[-1, cloth.indices, 1].reshape(n, n)
+        below = mass * (n - 1) / n  # the pinned top row's own weight is held by the pins
+        expected = below * G * height / (2 * stiffness) * (1 + 1 / (n - 1))  # discrete: the rows carry (k+1)/n
+        stretch.append(((y[:, -1] - y[:, 0]).mean() - height, expected))
+    for measured, expected in stretch:
+        assert measured == pytest.approx(expected, rel=0.05)
