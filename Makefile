@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	else \
 	    $(BIN)/pip install -q torch==2.13.0; \
 	fi
-	$(BIN)/pip install -q -e ".[test,bench,md]"
+	$(BIN)/pip install -q -e ".[test,bench,md,mesh]"
 	touch $(STAMP)
 
 demo: setup

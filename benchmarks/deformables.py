@@ -441,11 +441,12 @@ def main(argv=None):
             "same: particles, positions, masses (0.1 kg / 1024), radii (0.45 x spacing), the 5,826 springs (pairs, "
             "rest lengths, N/m), gravity, 100 substeps of 1/6000 s, 1 iteration, no damping (Newton spring kd = 0)",
             "precision: Newton's XPBD is float32 only; simengine's default is float64 (float32 rows for parity)",
-            "Jacobi update: simengine averages a particle's spring and contact corrections (x += omega sum / count, "
-            "omega = 1); Newton adds them up unaveraged (springs), so equal spring constants act stiffer there",
-            "self-contact: simengine skips spring-joined pairs, has no particle friction and builds its hash grid "
-            "once per 1/60 s step, querying a radius widened by the step's largest motion (its cost grows with "
-            "speed); Newton rebuilds the grid every substep (cell 2 x max radius), tests every pair within "
+            "Jacobi update: simengine divides a particle's summed corrections by max(1, 2 x the sum of their gains "
+            "w_i / (w_i + w_j + alpha~)), so stiff springs are averaged and compliant ones add up; Newton adds "
+            "them up unaveraged (springs), so stiff springs act stiffer there",
+            "self-contact: simengine skips spring-joined pairs, has no particle friction and rebuilds its hash grid "
+            "every few substeps (as many as keep the largest motion under 2 radii); Newton rebuilds the grid every "
+            "substep (cell 2 x max radius), tests every pair within "
             f"r_i + r_j, with particle friction mu = {solver.model.particle_mu:g} and relaxation "
             f"{solver.soft_contact_relaxation:g}",
             "ground: simengine clips to the plane inside the substep kernel (Coulomb friction 0.5, position form); "

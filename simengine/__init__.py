@@ -16,6 +16,6 @@ def __getattr__(name):
 
     if name == "Scene":
         return importlib.import_module("simengine.mpm.scene").Scene
-    if name in ("materials", "shapes", "nbody", "md", "io", "deformables"):
+    if name in ("materials", "shapes", "nbody", "md", "io", "deformables", "fem"):
         return importlib.import_module(f"simengine.{name}")
     raise AttributeError(f"module 'simengine' has no attribute {name!r}")

@@ -167,7 +167,7 @@ def test_simulator_from_legacy_metadata():
     assert simulator_of({"solver": "mls-mpm"}) == "mpm"
     assert simulator_of({"solver": "simengine.nbody (KETJU-style regions)"}) == "nbody"
     assert simulator_of({"solver": "SPH"}) is None and simulator_of({}) is None
-    assert COMPARISONS.names() == ["deformables", "md", "mpm", "nbody"]
+    assert COMPARISONS.names() == ["deformables", "fem", "md", "mpm", "nbody"]
     assert comparison_for(None, None) is compare_particles and comparison_for("md", "x") is compare_md
     assert comparison_for("nbody", "x") is compare_particles
 
@@ -186,5 +186,5 @@ def test_compare_rejects_an_unknown_simulator(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert "simulator = 'foo'" in err[0] and os.path.join(data, "metadata.json") in err[0]
-    assert "['deformables', 'md', 'mpm', 'nbody']" in err[0]
+    assert "['deformables', 'fem', 'md', 'mpm', 'nbody']" in err[0]
     assert not os.path.exists(tmp_path / "cmp")

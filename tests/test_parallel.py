@@ -121,7 +121,7 @@ def test_pool_threads_never_load_a_module(load_log):
         import threaded_paths
     finally:
         sys.path.remove(HERE)
-    for name in ("mpm", "md", "nbody", "deformables"):
+    for name in ("mpm", "md", "nbody", "deformables", "fem"):
         threaded_paths.PATHS[name]()
     assert load_log and not [entry for entry in load_log if entry[2]], load_log
 
@@ -181,7 +181,8 @@ def test_threaded_paths_never_crash_in_fresh_processes():
     for _ in range(RUNS // 2):
         procs = [subprocess.Popen([sys.executable, script, *order], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
-                 for order in (("mpm", "md", "nbody", "deformables"), ("deformables", "nbody", "md", "mpm"))]
+                 for order in (("mpm", "md", "nbody", "deformables", "fem"),
+                               ("fem", "deformables", "nbody", "md", "mpm"))]
         for proc in procs:
             out, _ = proc.communicate(timeout=300)
             if proc.returncode != 0:

@@ -11,7 +11,8 @@ with SIGSEGV at the first threaded step (issue 23), which only a fresh process s
 * nbody: a black-hole pair in a 200-star cusp with two threads: the threaded direct sum (all pairs and
   selected targets) and the regularized region's recorded launch;
 * deformables: a 91 x 91 cloth (8,281 particles, above the two-thread threshold) with self-contact and a
-  gripper, two threads: predict, gather and apply kernels on particle slices, recorded launches.
+  gripper, two threads: predict, gather and apply kernels on particle slices, recorded launches;
+* fem: a rigid disk hitting a plate (one thread, recorded launches of every step kernel).
 """
 import sys
 
@@ -71,7 +72,17 @@ def deformables():
     assert np.isfinite(traj.position).all()
 
 
-PATHS = {"mpm": mpm, "md": md, "nbody": nbody, "deformables": deformables}
+def fem():
+    from simengine import fem as f
+
+    scene = f.Scene(dim=2, gravity=(0.0, 0.0))
+    scene.add_body(*f.meshes.rectangle(0.1, 0.02, 20, 4), f.LinearElastic(1e6), density=1000.0)
+    scene.add_impactor(*f.meshes.disk((0.05, 0.035), 0.01, 16), mass=0.5, velocity=(0.0, -2.0))
+    traj = scene.run(duration=2e-3, record_every=50, progress=False)
+    assert np.isfinite(traj.position).all()
+
+
+PATHS = {"mpm": mpm, "md": md, "nbody": nbody, "deformables": deformables, "fem": fem}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(PATHS):

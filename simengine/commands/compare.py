@@ -44,6 +44,7 @@ COMPARISONS = Registry("simulator")
 @COMPARISONS.register("mpm")
 @COMPARISONS.register("nbody")
 @COMPARISONS.register("deformables")
+@COMPARISONS.register("fem")
 def compare_particles(preds, truths, out, args, pred_src, truth_src) -> int:
     """Position MSE at horizons, Chamfer, Sinkhorn, kinetic energy, GIFs (`simengine.report`)."""
     from simengine.report import write_comparison
