@@ -34,7 +34,8 @@ SPLIT_INDEX = {name: i for i, name in enumerate(SPLITS)}  # part of every trajec
 
 
 def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int = 0, device=None, *,
-                     keep_shards: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
+                     keep_shards: bool = False, overwrite: bool = False, progress: bool = True, scheduler=None,
+                     scheduler_file=None, shard_range=None, assemble_only: bool = False) -> dict:
     """Simulate ``splits`` (e.g. {"train": 20, "valid": 4, "test": 4}) trajectories of a scene script
     into the dataset folder `out`; return its metadata.
 
@@ -44,6 +45,13 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
         device: passed to ``make_scene(rng, device=...)`` when it takes it, and as $SIMENGINE_DEVICE.
         keep_shards: keep OUT/.shards after a successful merge (otherwise removed).
         overwrite: discard shards or a dataset that an earlier job with other settings left in `out`.
+        scheduler / scheduler_file: run on a Dask distributed cluster (`simengine.generate.cluster`) instead of
+            local workers; `out` must be on storage every worker shares.
+        shard_range: (start, stop): only trajectories start <= k < stop of the job (numbered train, valid, test
+            in order) are simulated and no dataset is assembled (e.g. one SLURM array task each); returns
+            ``{"shards_done": [...], "shards_total": n}``.
+        assemble_only: simulate nothing; assemble the dataset from the shards that earlier runs left (every one
+            must be there).
     """
     splits = dict(splits or {"train": 20, "valid": 4, "test": 4})
     for name, count in splits.items():
@@ -63,11 +71,24 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
     fingerprint = script_fingerprint(module, seed, device)
     out = os.fspath(out)
     shard_root = os.path.join(out, ".shards")
+    if shard_range is not None:
+        total = sum(splits.values())
+        start, stop = (int(v) for v in shard_range)
+        if not 0 <= start < stop <= total:
+            raise InputError(f"shard range = {start}:{stop} is outside the allowed range 0:{total} (the job has "
+                             f"{total} trajectories: start < stop)")
+        shard_range = (start, stop)
+    if shard_range is not None and overwrite:
+        raise InputError("--overwrite cannot be combined with --shard-range: the ranges run at the same time and "
+                         "would discard each other's shards; empty the folder once before submitting them")
     claim_output_dir(out, "dataset", overwrite=overwrite, command="simengine generate")
-    _remove_temporaries(out, shard_root)
+    if shard_range is None:  # ranges running at once must not remove each other's writes in progress
+        _remove_temporaries(out, shard_root)
 
     if _is_complete(out, fingerprint, splits):
         _say(progress, f"{out}: complete dataset from the same job already present; nothing to do")
+        if shard_range is not None:
+            return {"shards_done": [], "shards_total": sum(splits.values())}
         if not keep_shards:  # a run killed while removing merged shards
             shutil.rmtree(shard_root, ignore_errors=True)
         return read_metadata(out)
@@ -80,10 +101,23 @@ def generate_dataset(script_path, out, splits=None, workers: int = 2, seed: int 
 
     tasks = [Task(name, SPLIT_INDEX[name], i, seed, _shard_path(shard_root, name, i))
              for name, count in splits.items() for i in range(count)]
-    todo = [t for t in tasks if not _shard_ok(t.shard)]
-    if len(todo) < len(tasks):
-        _say(progress, f"resuming: {len(tasks) - len(todo)} of {len(tasks)} trajectories already done")
-    _run(script_path, todo, workers, device, progress, shard_root)
+    if assemble_only:
+        missing = [t for t in tasks if not _shard_ok(t.shard)]
+        if missing:
+            names = ", ".join(f"{t.split}[{t.index}]" for t in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise InputError(f"--assemble-only: {len(missing)} of {len(tasks)} trajectories have no shard in "
+                             f"{shard_root} ({names}); run the shard ranges that make them first")
+    else:
+        selected = tasks if shard_range is None else tasks[shard_range[0]:shard_range[1]]
+        todo = [t for t in selected if not _shard_ok(t.shard)]
+        if len(todo) < len(selected):
+            _say(progress, f"resuming: {len(selected) - len(todo)} of {len(selected)} trajectories already done")
+        if scheduler is not None or scheduler_file is not None:
+            _run_on_cluster(script_path, todo, device, progress, shard_root, scheduler, scheduler_file)
+        else:
+            _run(script_path, todo, workers, device, progress, shard_root)
+        if shard_range is not None:
+            return {"shards_done": [f"{t.split}[{t.index}]" for t in selected], "shards_total": len(tasks)}
 
     overrides = {"scene_script": script_path, "scene_script_sha256": module.__simengine_sha256__,
                  "seed": seed, "seeding": "numpy.random.SeedSequence([seed, split_index, index]), "
@@ -121,18 +155,49 @@ def _run(script_path, todo, workers, device, progress, shard_root):
             crashes = run_calls(calls, workers, retries=1, on_done=lambda _i, _r: bar.update(), on_retry=retry)
         except CallFailed as failed:
             _raise_failure(todo[failed.index], failed, shard_root)
+    crashes = [(i, f"{reason}, twice") for i, reason in crashes]  # once, and once more in a fresh process
     if crashes:
-        failed = [{"split": todo[i].split, "index": todo[i].index, "seed": todo[i].seed, "reason": reason}
-                  for i, reason in crashes]
-        with atomic_path(os.path.join(shard_root, "failed.json")) as tmp, open(tmp, "w") as f:
-            json.dump({"scene_script": script_path, "failed": failed}, f, indent=1)
-        kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
-        names = "; ".join(f"{todo[i].label}: the worker {reason}, twice" for i, reason in crashes)
-        raise SimulationError(
-            f"{len(crashes)} {'trajectory' if len(crashes) == 1 else 'trajectories'} of {script} failed: {names} "
-            "-- a crash in native code, not a blow-up "
-            f"(listed in {os.path.join(shard_root, 'failed.json')}); {kept} finished trajectories are kept in "
-            f"{shard_root}, run the same command again to retry the failed ones")
+        _record_crashes(script_path, todo, crashes, shard_root)
+
+
+def _record_crashes(script_path, todo, crashes, shard_root):
+    """List the trajectories whose workers died in ``.shards/failed.json`` and raise naming them."""
+    script = os.path.basename(script_path)
+    failed = [{"split": todo[i].split, "index": todo[i].index, "seed": todo[i].seed, "reason": reason}
+              for i, reason in crashes]
+    with atomic_path(os.path.join(shard_root, "failed.json")) as tmp, open(tmp, "w") as f:
+        json.dump({"scene_script": script_path, "failed": failed}, f, indent=1)
+    kept = len(glob.glob(os.path.join(shard_root, "*", "*.h5")))
+    names = "; ".join(f"{todo[i].label}: the worker {reason}" for i, reason in crashes)
+    raise SimulationError(
+        f"{len(crashes)} {'trajectory' if len(crashes) == 1 else 'trajectories'} of {script} failed: {names} "
+        "-- a crash in native code, not a blow-up "
+        f"(listed in {os.path.join(shard_root, 'failed.json')}); {kept} finished trajectories are kept in "
+        f"{shard_root}, run the same command again to retry the failed ones")
+
+
+def _run_on_cluster(script_path, todo, device, progress, shard_root, scheduler, scheduler_file):
+    """`_run` on a Dask cluster (`simengine.generate.cluster`): the same failure and crash reporting."""
+    from tqdm import tqdm
+
+    from simengine.generate.cluster import check_workers, connect, run_on_cluster
+
+    if not todo:
+        return
+    client = connect(scheduler, scheduler_file)
+    try:
+        count = check_workers(client, shard_root)
+        _say(progress, f"Dask cluster at {client.scheduler.address}: {count} workers")
+        calls = [(run_task, (script_path, task, device, True)) for task in todo]
+        with tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr) as bar:
+            try:
+                crashes = run_on_cluster(client, calls, on_done=lambda _i, _r: bar.update())
+            except CallFailed as failed:
+                _raise_failure(todo[failed.index], failed, shard_root)
+    finally:
+        client.close()
+    if crashes:
+        _record_crashes(script_path, todo, crashes, shard_root)
 
 
 def _raise_failure(task, failed, shard_root):
