@@ -17,6 +17,8 @@ COMMANDS = {
     "generate": ("simengine.commands.generate", "generate a dataset from a scene script in parallel workers"),
     "inspect": ("simengine.commands.inspect", "validate a dataset and print a summary"),
     "compare": ("simengine.commands.compare", "compare predicted against ground-truth trajectories"),
+    "export": ("simengine.commands.export", "write a dataset in another code's layout (gns: .npz + metadata.json)"),
+    "migrate": ("simengine.commands.migrate", "update an old dataset's metadata.json (dx = particle spacing)"),
 }
 # Entry-point group through which other packages add commands (value: a module path).
 ENTRY_POINT_GROUP = "simengine.commands"

@@ -7,6 +7,9 @@ trajectory's metadata (`simengine.Scene.metadata`) and its ``mass`` (N,) key:
 
     dim, dx, dt, write_every, cells, pad, gravity, boundary, boundary_friction, colliders
 
+(``dx`` here is the grid cell: ``grid_dx`` where the metadata has it, else, in data written before it
+existed, ``dx``.)
+
 Particle volumes are ``mass / density``, the density being the learned material's (a law is a
 stress per unit volume; the material's density comes with it).
 
@@ -27,6 +30,8 @@ def scene_spec(metadata: dict, where: str = "trajectory") -> dict:
     """The solver settings of ``metadata`` (an MPM trajectory's or dataset's), checked."""
     if metadata.get("solver") not in (None, "mls-mpm"):
         raise DatasetError(f"{where}: solver = {metadata.get('solver')!r}; nclaw needs an MLS-MPM ('mls-mpm') scene")
+    if "grid_dx" in metadata:  # "dx" is the particle spacing; the grid cell is "grid_dx" (older data: "dx")
+        metadata = {**metadata, "dx": metadata["grid_dx"]}
     missing = [k for k in SCENE_KEYS if k not in metadata]
     if missing:
         raise DatasetError(f"{where}: metadata lacks the MPM scene key(s) {missing} (write it with simengine.Scene; "

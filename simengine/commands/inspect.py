@@ -1,4 +1,10 @@
-"""`simengine inspect DIR`: validate a dataset and print a summary (exit 1 if it is corrupt)."""
+"""`simengine inspect DIR`: validate a dataset and print a summary (exit 1 if it is corrupt).
+
+Besides corruption it warns about what keeps a dataset from working in LagrangeBench or gns as it is:
+an old MPM dataset whose ``dx`` is the grid cell (fix: `simengine migrate DIR`), a ``dx`` more than 10 %
+off the measured particle spacing, trajectories with different particle counts (LagrangeBench then
+needs its padding loader), particle types outside the 0..8 that LagrangeBench and gns embed.
+"""
 import json
 import sys
 
@@ -23,6 +29,8 @@ def main(args) -> int:
             report.metadata.update(stats, statistics_splits=["train (computed now, not in metadata.json)"])
         except DatasetError as exc:
             report.warnings.append(str(exc))
+    if report.ok:
+        interop_warnings(args.dataset, report)
     print(json.dumps(as_dict(report), indent=1) if args.json else format_report(report))
     for message in report.errors:
         print(f"error: {message}", file=sys.stderr)
@@ -31,6 +39,44 @@ def main(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+#: particle types LagrangeBench (NodeType.SIZE) and gns (NUM_PARTICLE_TYPES) embed: 0 .. 8
+EMBEDDED_TYPES = 9
+DX_TOLERANCE = 0.10
+
+
+def interop_warnings(root, report) -> None:
+    """Add LagrangeBench/gns warnings to ``report`` (see the module docstring); stores the measured
+    spacing as ``report.metadata["measured_dx"]``."""
+    from simengine.io.metadata import legacy_grid_dx
+    from simengine.io.migrate import measured_spacing
+
+    meta = report.metadata
+    measured = measured_spacing(root)
+    meta["measured_dx"] = measured
+    dx = meta.get("dx")
+    if legacy_grid_dx(meta):
+        spacing = "not measurable" if measured is None else f"{measured:.6g}"
+        report.warnings.append(
+            f"dx = {dx:.6g} in metadata.json is the MPM grid cell (a dataset written before grid_dx), not the "
+            f"particle spacing ({spacing} measured): LagrangeBench's kinetic energy (dx^D) and any radius "
+            f"set from dx are off; run `simengine migrate {root}` (rewrites metadata.json only)")
+    elif dx and measured and abs(dx - measured) > DX_TOLERANCE * measured:
+        report.warnings.append(f"dx = {dx:.6g} in metadata.json differs from the measured particle spacing "
+                               f"{measured:.6g} (mean nearest-neighbour distance of the first frames) by "
+                               f"{abs(dx / measured - 1):.0%}")
+    counts = sorted({n for s in report.splits.values() for n in s.particles})
+    if len(counts) > 1:
+        report.warnings.append(
+            f"trajectories have {counts[0]}..{counts[-1]} particles: LagrangeBench's default loader fails on them "
+            f"(\"vmap got inconsistent sizes\"); use its padding loader: neighbors.backend = \"matscipy\" (it pads "
+            f"to num_particles_max = {meta.get('num_particles_max')} from metadata.json)")
+    types = sorted({int(t) for s in report.splits.values() for t in s.particle_types})
+    outside = [t for t in types if not 0 <= t < EMBEDDED_TYPES]
+    if outside:
+        report.warnings.append(f"particle types {outside} ({', '.join(_type_name(t) for t in outside)}) are outside "
+                               f"0..{EMBEDDED_TYPES - 1}, the types LagrangeBench and gns embed")
 
 
 def _type_name(value: int) -> str:
@@ -56,7 +102,9 @@ def format_report(report) -> str:
     if meta:
         frame = meta["dt"] * meta["write_every"] if meta.get("dt") else None
         lines.append(f"  dim {meta.get('dim')}, dt {meta.get('dt')} x write_every {meta.get('write_every')} "
-                     f"= {frame} per frame, t_end {meta.get('t_end')}, dx {meta.get('dx')}")
+                     f"= {frame} per frame, t_end {meta.get('t_end')}, dx {meta.get('dx')}"
+                     + (f" (measured particle spacing {meta['measured_dx']:.6g})" if meta.get("measured_dx") else "")
+                     + (f", grid_dx {meta['grid_dx']}" if meta.get("grid_dx") is not None else ""))
         lines.append(f"  bounds {meta.get('bounds')}, periodic {meta.get('periodic_boundary_conditions')}, "
                      f"connectivity radius {meta.get('default_connectivity_radius')}")
         for key in ("solver", "solver_version", "scene_script", "seed"):

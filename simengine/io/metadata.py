@@ -9,15 +9,31 @@ A solver tells the dataset about itself through its trajectories' ``metadata``; 
 (all optional):
 
     write_every                  solver steps per recorded frame (default 1; then dt = Trajectory.dt)
-    dx | particle_spacing        initial particle spacing (default: median nearest-neighbour distance)
     bounds                       (D, 2) [[low, high], ...] domain (default: the positions' range)
     periodic_boundary_conditions | periodic     bool or (D,) bools (default: none periodic)
     default_connectivity_radius  neighbour radius for graph models (default: 1.45 dx, 2 digits)
+    grid_dx                      a grid-based solver's cell size (MPM); copied as it is, never used as dx
     t_end | duration             simulated time (default: (T - 1) * Trajectory.dt)
     solver, solver_version | version     copied as they are
 
 Every other key is a scene parameter: identical in all trajectories -> a top-level key; differing ->
 ``varying_parameters[split][i]``.
+
+``dx`` means what it means to LagrangeBench: the initial **particle spacing**, from which it derives its
+kinetic-energy scale ``dx**D`` (and, on its own datasets, a connectivity radius of about 1.45 dx). It is
+measured, per dataset, from the data: the mean over every particle of the first frame of every trajectory
+of the distance to its nearest neighbour (`mean_nearest_neighbour_distance`). On a lattice that is the
+lattice spacing; for jittered particles (each moved uniformly within its own lattice cell) it is about
+0.64 of the lattice spacing in 2D and 3D. A trajectory's own ``dx`` / ``particle_spacing`` is used only
+when nothing can be measured (a single particle); ``overrides`` win over everything.
+
+``default_connectivity_radius`` is the project's choice: a trajectory's own (MPM scenes write 1.45 x
+``grid_dx``, two digits, which is 2.9 dx for the default 2^D particles per cell on a lattice and about
+4.5 dx with jitter), else 1.45 dx like LagrangeBench's datasets.
+
+Datasets written before ``grid_dx`` existed stored the MPM grid cell as ``dx``: `legacy_grid_dx` finds
+them (`simengine inspect` flags them) and `simengine.io.migrate.migrate_metadata` (`simengine migrate`) rewrites their
+metadata.json atomically, leaving the trajectories untouched.
 """
 from __future__ import annotations
 
@@ -33,7 +49,7 @@ SPLITS = ("train", "valid", "test")
 METADATA_FILE = "metadata.json"
 # Keys this module derives; a trajectory's own metadata never overwrites them at the top level.
 DERIVED_KEYS = {
-    "dim", "dx", "dt", "write_every", "t_end", "bounds", "default_connectivity_radius",
+    "dim", "dx", "dt", "write_every", "t_end", "bounds", "default_connectivity_radius", "particle_spacing",
     "num_particles_max", "periodic_boundary_conditions", "vel_mean", "vel_std", "acc_mean", "acc_std",
     *(f"num_trajs_{s}" for s in SPLITS), *(f"sequence_length_{s}" for s in SPLITS),
 }
@@ -159,17 +175,17 @@ class MetadataBuilder:
         self.num_particles_max = 0
         self.low = self.high = None
         self.params = {}  # split -> [trajectory metadata (JSON types)]
-        self.dx_estimate = None
+        self.spacing = SpacingAccumulator()
 
     def add(self, split: str, traj) -> None:
         if self.dim is None:
             self.dim = traj.dim
             self.first = (dict(traj.metadata), float(traj.dt), traj.num_frames)
-            self.dx_estimate = _nearest_neighbour_spacing(traj.position[0])
         elif traj.dim != self.dim:
             raise InputError(f"{split} trajectory {len(self.lengths.get(split, []))} has dim = {traj.dim}, "
                              f"the dataset has dim = {self.dim}")
         self.lengths.setdefault(split, []).append(traj.num_frames)
+        self.spacing.add(traj.position[0])
         self.num_particles_max = max(self.num_particles_max, traj.num_particles)
         lo, hi = traj.position.min((0, 1)), traj.position.max((0, 1))
         self.low = lo if self.low is None else np.minimum(self.low, lo)
@@ -203,7 +219,9 @@ class MetadataBuilder:
         meta0, frame_dt, frames = self.first
         write_every = int(self._solver("write_every") or 1)
         check_range("write_every", write_every, 1)
-        dx = self._solver("dx", "particle_spacing") or self.dx_estimate
+        dx = self.spacing.result()
+        if dx is None:  # nothing to measure (single particles): the solver's word, if any
+            dx = self._solver("particle_spacing", "dx")
         radius = self._solver("default_connectivity_radius", "connectivity_radius")
         if radius is None and dx is not None:
             radius = float(f"{1.45 * dx:.2g}")  # LagrangeBench's choice: about 1.5 dx, two digits
@@ -236,11 +254,43 @@ class MetadataBuilder:
         return shared
 
 
-def _nearest_neighbour_spacing(points: np.ndarray):
-    """Median distance from each particle to its nearest neighbour (None for fewer than 2)."""
+def nearest_neighbour_distances(points) -> np.ndarray:
+    """Distance from each of the points (N, D) to its nearest other point, (N,) float64 (empty for N < 2)."""
+    points = np.asarray(points, dtype=np.float64)
     if len(points) < 2:
-        return None
+        return np.zeros(0)
     from scipy.spatial import cKDTree
 
-    dist, _ = cKDTree(np.asarray(points, dtype=np.float64)).query(points, k=2)
-    return float(np.median(dist[:, 1]))
+    dist, _ = cKDTree(points).query(points, k=2)
+    return dist[:, 1]
+
+
+def mean_nearest_neighbour_distance(points):
+    """Mean distance from each particle (N, D) to its nearest neighbour: the particle spacing of one
+    frame (None for fewer than 2 particles)."""
+    d = nearest_neighbour_distances(points)
+    return float(d.mean()) if len(d) else None
+
+
+class SpacingAccumulator:
+    """The dataset's ``dx``: mean nearest-neighbour distance over the particles of every first frame."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, first_frame) -> None:
+        d = nearest_neighbour_distances(first_frame)
+        self.total += float(d.sum())
+        self.count += len(d)
+
+    def result(self):
+        return self.total / self.count if self.count else None
+
+
+def is_mpm(meta: dict) -> bool:
+    return meta.get("simulator") == "mpm" or meta.get("solver") == "mls-mpm"
+
+
+def legacy_grid_dx(meta: dict) -> bool:
+    """True for an MPM dataset written before ``grid_dx`` existed, whose ``dx`` is the grid cell."""
+    return is_mpm(meta) and "grid_dx" not in meta and meta.get("dx") is not None

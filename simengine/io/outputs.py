@@ -7,6 +7,8 @@ Each command writes one kind of output folder, recognised by what it holds (no m
     run         config.yaml with checkpoints/                              `simengine train`
     compare     metrics.json with report.html                              `simengine compare`
     scene-run   trajectory.h5                                              `simengine run`
+    export      metadata.json whose "simengine_output" is "export", or a   `simengine export`
+                gns dataset (train/valid/test.npz, no split h5 files)
 
 `claim_output_dir` applies three rules:
 
@@ -27,7 +29,8 @@ from simengine.errors import InputError
 SPLIT_FILES = ("train.h5", "valid.h5", "test.h5")
 #: the key a rollout writes into its metadata.json (a rollout folder is laid out like a dataset)
 OUTPUT_KEY = "simengine_output"
-KINDS = ("dataset", "run", "rollout", "compare", "scene-run")
+KINDS = ("dataset", "run", "rollout", "compare", "scene-run", "export")
+NPZ_FILES = ("train.npz", "valid.npz", "test.npz")
 
 
 def detect_kind(path) -> tuple[str | None, list]:
@@ -39,10 +42,13 @@ def detect_kind(path) -> tuple[str | None, list]:
     if "metadata.json" in names:
         try:
             with open(os.path.join(path, "metadata.json")) as f:
-                if json.load(f).get(OUTPUT_KEY) == "rollout":
-                    return "rollout", ["metadata.json (a rollout)"]
+                output = json.load(f).get(OUTPUT_KEY)
+            if output in ("rollout", "export"):
+                return output, [f"metadata.json (a{'n' if output == 'export' else ''} {output})"]
         except (OSError, ValueError, AttributeError):
             pass
+    if names & set(NPZ_FILES) and not names & set(SPLIT_FILES):
+        return "export", sorted(names & {"metadata.json", *NPZ_FILES})
     dataset = sorted(names & {"metadata.json", *SPLIT_FILES})
     if dataset:
         return "dataset", dataset

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simengine.errors import InputError
+from simengine.errors import InputError, check_range
 from simengine.io import KINEMATIC_TYPES
 from simengine.metrics._core import (
     HORIZONS,
+    LB_STRIDE_INFER,
     chamfer_distance,
     constant_velocity,
     horizon_means,
@@ -40,19 +41,19 @@ def _finite_prefix(position: np.ndarray, start: int):
     return fixed, int(bad[0]) + 1
 
 
-def _frame_scores(candidate, truth, frames, subset, epsilon):
-    chamfer, sinkhorn = [], []
-    for t in frames:
-        a, b = candidate[t][subset], truth[t][subset]
-        chamfer.append(chamfer_distance(a, b))
-        sinkhorn.append(sinkhorn_divergence(a, b, epsilon))
-    return float(np.mean(chamfer)), float(np.mean(sinkhorn))
+def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, stride: int = LB_STRIDE_INFER,
+                       epsilon: float | None = None, max_points: int | None = 512, seed: int = 0,
+                       horizons=HORIZONS, box=None, periodic=None) -> dict:
+    """Metrics of one predicted `Trajectory` against its ground truth, and of the baseline.
 
-
-def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, stride: int = 10,
-                       epsilon: float | None = None, max_points: int = 512, seed: int = 0,
-                       horizons=HORIZONS) -> dict:
-    """Metrics of one predicted `Trajectory` against its ground truth, and of the baseline."""
+    LagrangeBench's metrics (`simengine.metrics._core`) on the rollout frames ``start ..`` (rollout frame
+    k is frame start + k): ``mse`` (horizons below the rollout length, "all"), ``per_step``, ``sinkhorn``
+    (mean over rollout frames 0, s, 2s, .. with s = ``stride``, every particle), ``kinetic_energy_mse``
+    and ``kinetic_energy`` (velocities inside the rollout at the same frames, ``dt`` the frame interval,
+    ``dx`` the dataset's particle spacing). simengine's own figures: ``chamfer`` (same frames, at most
+    ``max_points`` particles, None for all) and ``sinkhorn_last`` (the divergence at the last frame).
+    ``box``/``periodic`` (D,): minimum-image displacements along periodic axes, as LagrangeBench.
+    """
     if pred.num_particles != truth.num_particles or pred.dim != truth.dim:
         raise InputError(f"prediction has {pred.num_particles} particles in {pred.dim}D, ground truth "
                          f"{truth.num_particles} in {truth.dim}D")
@@ -62,31 +63,37 @@ def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, s
     if not 2 <= start < frames:
         raise InputError(f"start = {start} is outside the allowed range [2, {frames - 1}] for "
                          f"{frames}-frame trajectories")
+    check_range("stride", stride, 1, None)
     true_pos = truth.position[:frames].astype(np.float64)
     pred_pos, nonfinite_at = _finite_prefix(pred.position[:frames].astype(np.float64), start)
     fixed = np.isin(truth.particle_type, [int(t) for t in KINEMATIC_TYPES])
     candidates = {"prediction": pred_pos, "constant_velocity": constant_velocity(true_pos, start, fixed)}
     rng = np.random.default_rng(seed)
     n = truth.num_particles
-    subset = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
-    score_frames = list(range(start, frames, stride))
-    if score_frames[-1] != frames - 1:
-        score_frames.append(frames - 1)
-    true_energy = kinetic_energy(true_pos[start - 1:], dt, dx)
+    subset = np.sort(rng.choice(n, max_points, replace=False)) if max_points and n > max_points else slice(None)
+    geometry = dict(box=box, periodic=periodic)
+    true_roll = true_pos[start:]
+    scored = range(0, len(true_roll), stride)  # rollout frames 0, s, 2s, ...
+    true_energy = kinetic_energy(true_roll, dt, dx, stride, **geometry)
     out = {"name": truth.metadata.get("name"), "steps": frames - start}
     diverged_at = pred.metadata.get("diverged_at") or nonfinite_at
     out["diverged_at"] = diverged_at
     out["reason"] = pred.metadata.get("divergence_reason") or (
         f"non-finite prediction at step {nonfinite_at}" if nonfinite_at else None)
     for key, candidate in candidates.items():
-        per_step = position_mse(candidate[start:], true_pos[start:])
-        energy = kinetic_energy(candidate[start - 1:], dt, dx)
-        chamfer, sinkhorn = _frame_scores(candidate, true_pos, score_frames, subset, epsilon)
+        roll = np.asarray(candidate[start:], np.float64)
+        per_step = position_mse(roll, true_roll, **geometry)
+        energy = kinetic_energy(roll, dt, dx, stride, **geometry)
+        sinkhorn = [sinkhorn_divergence(roll[k], true_roll[k], epsilon, **geometry) for k in scored]
+        chamfer = [chamfer_distance(roll[k][subset], true_roll[k][subset]) for k in scored]
         out[key] = {"mse": horizon_means(per_step, horizons), "per_step": per_step.tolist(),
-                    "chamfer": chamfer, "sinkhorn": sinkhorn,
+                    "sinkhorn": float(np.mean(sinkhorn)), "sinkhorn_per_frame": sinkhorn,
+                    "sinkhorn_last": sinkhorn_divergence(roll[-1], true_roll[-1], epsilon, **geometry),
+                    "chamfer": float(np.mean(chamfer)),
                     "kinetic_energy_mse": float(((energy - true_energy) ** 2).mean()),
                     "kinetic_energy": energy.tolist()}
     out["true_kinetic_energy"] = true_energy.tolist()
+    out["scored_frames"] = [start + k for k in scored]
     return out
 
 
@@ -118,14 +125,16 @@ def compare_sets(preds, truths, start: int | None = None, progress: bool = False
                          for r in results if r["diverged_at"]],
             "trajectories": results,
             "settings": {"num_trajectories": len(results), **{k: v for k, v in kwargs.items()
-                                                              if k in ("dt", "dx", "stride", "epsilon", "max_points")}}}
+                                                              if k in ("dt", "dx", "stride", "epsilon", "max_points",
+                                                                       "periodic")}}}
 
 
 def _aggregate(results, key) -> dict:
     horizons = sorted({h for r in results for h in r[key]["mse"]},
                       key=lambda h: (h == "all", int(h) if h != "all" else 0))
     return {"mse": {h: float(np.mean([r[key]["mse"][h] for r in results if h in r[key]["mse"]])) for h in horizons},
-            **{m: float(np.mean([r[key][m] for r in results])) for m in ("chamfer", "sinkhorn", "kinetic_energy_mse")}}
+            **{m: float(np.mean([r[key][m] for r in results]))
+               for m in ("chamfer", "sinkhorn", "sinkhorn_last", "kinetic_energy_mse")}}
 
 
 def _mean_curve(curves) -> list:

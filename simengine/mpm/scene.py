@@ -240,11 +240,21 @@ class Scene:
         return traj
 
     def metadata(self, dt: float, record_every: int, duration: float) -> dict:
-        """Every scene parameter, JSON-serialisable."""
-        import simengine
+        """Every scene parameter, JSON-serialisable.
 
+        ``grid_dx`` is the grid cell; ``dx`` is the initial particle spacing, as LagrangeBench means it: the
+        mean distance from each particle to its nearest neighbour at t = 0 (the lattice spacing
+        ``grid_dx / ppc**(1/dim)`` without jitter), measured as `simengine.io` measures a dataset's ``dx``;
+        ``default_connectivity_radius`` stays 1.45 ``grid_dx`` (two digits).
+        """
+        import simengine
+        from simengine.io.metadata import mean_nearest_neighbour_distance
+
+        points = np.concatenate([b["positions"] for b in self.bodies]) if self.bodies else np.zeros((0, self.dim))
         return {
-            "solver": "mls-mpm", "version": simengine.__version__, "dim": self.dim, "dx": self.dx, "dt": dt,
+            "solver": "mls-mpm", "version": simengine.__version__, "dim": self.dim,
+            "dx": mean_nearest_neighbour_distance(points.astype(np.float32)), "grid_dx": self.dx,
+            "default_connectivity_radius": float(f"{1.45 * self.dx:.2g}"), "dt": dt,
             "write_every": record_every, "t_end": duration,
             "bounds": [[0.0, float(c * self.dx)] for c in self.cells], "domain": self.domain.tolist(),
             "grid_res": self.grid_res, "cells": list(self.cells), "pad": PAD, "gravity": self.gravity.tolist(),

@@ -252,7 +252,9 @@ class MPMSolver(Simulator):
         return dict(self._static)
 
     def metadata(self) -> dict:
-        return {"dim": self.dim, "dx": self.dx, "dt": self.dt, **self.description}
+        """The grid cell goes under ``grid_dx``: a dataset's ``dx`` is the particle spacing (`simengine.io`
+        measures it from the positions; `simengine.Scene.metadata` writes it)."""
+        return {"dim": self.dim, "grid_dx": self.dx, "dt": self.dt, **self.description}
 
     # ---- safety ------------------------------------------------------------------------------------
     def check(self, state: MPMState, step: int) -> None:

@@ -229,7 +229,10 @@ def test_real_mpm_scene(tmp_path):
     meta = generate_dataset(script, tmp_path / "w2", splits, workers=2, seed=0, progress=False)
     assert_same_arrays(arrays(tmp_path / "w2"), arrays(tmp_path / "w1"))  # 2 workers x 1 thread = 1 x 2 threads
     assert validate_dataset(tmp_path / "w2").ok
-    assert meta["solver"] == "mls-mpm" and meta["dim"] == 2 and meta["dx"] == pytest.approx(1 / 16)
+    # dx is the particle spacing (2^2 particles per 1/16 cell on a lattice: 1/32), the grid cell is grid_dx;
+    # the connectivity radius stays the project's 1.45 grid_dx
+    assert meta["solver"] == "mls-mpm" and meta["dim"] == 2 and meta["dx"] == pytest.approx(1 / 32, rel=1e-6)
+    assert meta["grid_dx"] == pytest.approx(1 / 16) and meta["default_connectivity_radius"] == pytest.approx(0.091)
     assert meta["bounds"] == [[0.0, 1.0], [0.0, 1.0]] and meta["write_every"] == 5
     traj = load_dataset(tmp_path / "w2", "train")[0]
     assert meta["dt"] == pytest.approx(traj.dt / 5) and set(traj.particle_type.tolist()) == {5}  # sand
