@@ -132,6 +132,12 @@ def image(relpath: str, caption: str = "") -> str:
     return f"<figure><img src=\"{html.escape(relpath)}\">{cap}</figure>"
 
 
+def _sinkhorn_particles(settings: dict) -> str:
+    points = settings.get("sinkhorn_points")
+    return "all particles" if not points else (f"NOT LagrangeBench's value: estimated on {points} random particles "
+                                               "per trajectory, the same in every frame")
+
+
 def compare_sections(metrics: dict, report_dir: str, plot: str, gifs: list, prefix: str = "") -> list:
     """The comparison's report sections; paths are made relative to ``report_dir``."""
     def rel(p):
@@ -139,7 +145,8 @@ def compare_sections(metrics: dict, report_dir: str, plot: str, gifs: list, pref
 
     s = metrics["settings"]
     setting = (f"<p class=note>{s['num_trajectories']} trajectories. LagrangeBench's definitions: horizon n is "
-               f"the mean MSE of rollout steps 1..n (only n below the rollout length); Sinkhorn (all particles, "
+               f"the mean MSE of rollout steps 1..n (only n below the rollout length); Sinkhorn ("
+               f"{_sinkhorn_particles(s)}, "
                f"ε = {'0.05 · mean cost' if s.get('epsilon') is None else s.get('epsilon')}, OTT's solver "
                f"to threshold 1e-4) and kinetic energy (velocities inside the rollout, dx = {s.get('dx'):.4g}) "
                f"on rollout frames 0, s, 2s, … with metrics stride s = {s.get('stride')}. simengine's own: "
@@ -155,10 +162,12 @@ def compare_sections(metrics: dict, report_dir: str, plot: str, gifs: list, pref
 def write_comparison(preds, truths, out_dir: str, *, title: str = "Rollout comparison", start=None,
                      gifs: int = 2, stride: int = 1, max_points: int | None = 512, epsilon=None,
                      progress: bool = True, extra_sections=(), dx: float | None = None, box=None,
-                     periodic=None) -> dict:
+                     periodic=None, sinkhorn_points: int | None = None) -> dict:
     """Compare trajectory lists, write ``metrics.json``, ``error_vs_step.png``, GIFs, ``report.html``.
 
     ``stride``: LagrangeBench's metrics stride (1 at its inference, 10 in its training validation).
+    ``sinkhorn_points``: None (every particle, LagrangeBench's definition) or a subsample for a cheaper
+    Sinkhorn estimate, stated in the report.
     ``dx``: the dataset's particle spacing (its metadata.json ``dx``) for the kinetic energy; None takes the
     first ground-truth trajectory's own ``dx``, else 1. ``box``/``periodic``: periodic axes (minimum image).
     Returns the metrics (also in ``out_dir/metrics.json``).
@@ -170,7 +179,8 @@ def write_comparison(preds, truths, out_dir: str, *, title: str = "Rollout compa
     truth0 = truths[0]
     dx = float(dx if dx is not None else truth0.metadata.get("dx") or 1.0)
     metrics = compare_sets(preds, truths, start=start, progress=progress, dt=float(truth0.dt), dx=dx,
-                           stride=stride, max_points=max_points, epsilon=epsilon, box=box, periodic=periodic)
+                           stride=stride, max_points=max_points, epsilon=epsilon, box=box, periodic=periodic,
+                           sinkhorn_points=sinkhorn_points)
     os.makedirs(out_dir, exist_ok=True)
     plot = plot_error_vs_step(metrics, os.path.join(out_dir, "error_vs_step.png"))
     written = []

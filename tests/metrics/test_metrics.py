@@ -117,3 +117,27 @@ def test_compare_sets_perfect_prediction_and_divergence_marking():
     out = compare_sets([_traj(broken, rollout_start=2)], [_traj(truth)], dt=0.1, stride=5)
     assert out["diverged"] == [{"name": "00000", "step": 9, "reason": "non-finite prediction at step 9"}]
     assert np.isfinite(out["summary"]["prediction"]["mse"]["all"])
+
+
+def test_sinkhorn_self_term_cache_and_the_stated_subsample(tmp_path):
+    rng = np.random.default_rng(3)
+    x, y = rng.random((40, 2)), rng.random((40, 2))
+    cache = {}
+    first = sinkhorn_divergence(x, y, 0.02, cache=cache, key=7)
+    assert len(cache) == 1 and sinkhorn_divergence(x, y, 0.02, cache=cache, key=7) == first
+    assert first == sinkhorn_divergence(x, y, 0.02)  # the cached self-term is the same number
+
+    from simengine.report import write_comparison
+
+    frames = np.cumsum(rng.normal(0, 0.01, (12, 60, 2)), 0) + rng.random((1, 60, 2))
+    truth = Trajectory(frames.astype(np.float32), np.full(60, int(ParticleType.SAND)), dt=0.01,
+                       metadata={"name": "00000"})
+    pred = Trajectory((frames + rng.normal(0, 0.003, frames.shape)).astype(np.float32), truth.particle_type,
+                      dt=0.01, metadata={"name": "00000", "rollout_start": 4})
+    full = write_comparison([pred], [truth], str(tmp_path / "full"), gifs=0, progress=False)
+    part = write_comparison([pred], [truth], str(tmp_path / "part"), gifs=0, progress=False, sinkhorn_points=20)
+    assert full["settings"].get("sinkhorn_points") is None and part["settings"]["sinkhorn_points"] == 20
+    assert "all particles" in (tmp_path / "full" / "report.html").read_text()
+    assert "estimated on 20 random particles" in (tmp_path / "part" / "report.html").read_text()
+    assert part["summary"]["prediction"]["sinkhorn"] != full["summary"]["prediction"]["sinkhorn"]
+    assert part["summary"]["prediction"]["mse"] == full["summary"]["prediction"]["mse"]  # only Sinkhorn changes
