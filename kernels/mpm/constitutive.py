@@ -23,11 +23,41 @@ Models (params layout):
                     above sqrt(2/3) tau_y flows at rate ((s - s_y) / k)^(1/n), implicit in time.
                                                                        (tau_y, k, n, -)
   drucker_prager    Klar et al. 2016 sand: Hencky St.Venant-Kirchhoff with the Drucker-Prager
-                    return map, alpha = sqrt(2/3) 2 sin(phi) / (3 - sin(phi)).        (phi [deg], -, -, -)
+                    return map |dev tau| <= -alpha tr(tau), dev part projected at constant volume; tension
+                    (tr eps >= 0) leaves the grains stress-free. The cone constant alpha reproduces the
+                    Mohr-Coulomb friction angle phi (see "Drucker-Prager cones" below).  (phi [deg], -, -, -)
   von_mises         plasticine: Hencky St.Venant-Kirchhoff, |dev tau| <= sqrt(2/3) sigma_y. (sigma_y, -, -, -)
   snow              Stomakhin et al. 2013: fixed-corotated with mu, lambda scaled by
                     h = clamp(exp(xi (1 - J_p)), 0.1, h_max); singular values clamped to
                     [1 - theta_c, 1 + theta_s].                        (theta_c, theta_s, xi, h_max)
+  mu_i              rate-dependent sand, the mu(I) rheology (Jop, Forterre & Pouliquen, Nature 2006) as an
+                    elasto-viscoplastic return map on Hencky strain, with Dunatunga & Kamrin's (JFM 2015)
+                    disconnected state; see "mu(I)" below.      (phi [deg], mu_2, I_0, d sqrt(rho_s))
+
+Drucker-Prager cones. With eps the principal Hencky strain, tau = 2 mu eps + lambda tr(eps) 1, so
+|dev tau| = 2 mu |dev eps| and p = -tr(tau) / d = -(lambda + 2 mu / d) tr(eps); the trial state yields
+where |dev eps| + (d lambda + 2 mu) / (2 mu) alpha tr(eps) > 0, i.e. |dev tau| > alpha d p.
+  3D: the cone through the compression meridian of the Mohr-Coulomb pyramid,
+      sqrt(J2) = 6 sin(phi) / (sqrt(3) (3 - sin(phi))) p, i.e. alpha = sqrt(2/3) 2 sin(phi) / (3 - sin(phi)).
+  2D (plane strain, the in-plane stress): principal stresses s1, s2 have the Mohr circle of centre
+      -(s1 + s2) / 2 = p and radius |s1 - s2| / 2 = |dev tau| / sqrt(2); Mohr-Coulomb (the circle touches
+      the line |tau_n| = tan(phi) sigma_n) is radius = sin(phi) p, so |dev tau| = sqrt(2) sin(phi) p and
+      alpha = sin(phi) / sqrt(2). (The 3D constant used in 2D would be a cone of 27.5 deg for phi = 30 deg.)
+  Either way the largest ratio |tau_n| / sigma_n over all planes of a yielding 2D state is tan(phi).
+
+mu(I). Jop et al.'s |tau| = mu(I) p with |tau| = |dev tau| / sqrt(2) (sqrt(J2)), p = -tr(tau) / d,
+    mu(I) = mu_s + (mu_2 - mu_s) / (I_0 / I + 1),   I = gdot d / sqrt(p / rho_s),   mu_s = tan(phi),
+gdot = sqrt(2) |D_p| the plastic shear rate (gdot of a simple shear u_x(y) is du_x/dy). A trial state with
+|tau_tr| > mu_s p flows: the deviatoric Hencky strain shrinks by gdot dt / sqrt(2) along its own direction,
+so |tau| = |tau_tr| - G dt gdot (G the shear modulus), at constant p, and gdot solves, implicitly,
+    |tau_tr| - G dt gdot = p (mu_s + (mu_2 - mu_s) gdot / (gdot_0 + gdot)),  gdot_0 = I_0 sqrt(p) / (d sqrt(rho_s)),
+a quadratic  G dt gdot^2 + (G dt gdot_0 + (mu_2 - mu_s) p - A) gdot - A gdot_0 = 0,  A = |tau_tr| - mu_s p > 0,
+whose positive root is taken in the form free of cancellation. It stays regular as p -> 0 (gdot_0 -> 0).
+Disconnected state (Dunatunga & Kamrin): the history scalar is J_d >= 1, the volume a particle has
+dilated beyond its packed (initial) density. A trial state whose total volumetric strain
+tr(eps) + log(J_d) is >= 0 carries no stress (F -> the rotation U V^T, the dilation stored in J_d);
+otherwise the stored dilation is taken up first (eps += log(J_d) / d) and J_d returns to 1, so spread-out
+grains resist only once they are packed again. No cohesion, no tension.
 """
 import math
 
@@ -35,7 +65,8 @@ import warp as wp
 
 from kernels.mpm.linalg import make_linalg
 
-MODELS = ("fixed_corotated", "neo_hookean", "fluid", "herschel_bulkley", "drucker_prager", "von_mises", "snow")
+MODELS = ("fixed_corotated", "neo_hookean", "fluid", "herschel_bulkley", "drucker_prager", "von_mises", "snow",
+          "mu_i")
 
 SIGMA_FLOOR = 1.0e-4  # singular values below this are clamped before taking logarithms
 J_FLOOR = 1.0e-4  # neo-Hookean log(J) and fluid J^(1/d) see at least this volume ratio
@@ -49,6 +80,7 @@ def make_constitutive(dim: int, scalar, module: str):
     mat = wp.types.matrix((dim, dim), scalar)
     vec4 = wp.types.vector(4, scalar)
     sqrt23 = math.sqrt(2.0 / 3.0)
+    sqrt_half = math.sqrt(0.5)
     inv_dim = 1.0 / dim
 
     @wp.func(module=module)
@@ -163,7 +195,11 @@ def make_constitutive(dim: int, scalar, module: str):
         if tr >= scalar(0.0):  # expansion: cohesionless sand carries no tension (cone tip)
             return U @ wp.transpose(V), plastic
         sin_phi = wp.sin(params[0] * scalar(math.pi / 180.0))
-        alpha = scalar(sqrt23) * scalar(2.0) * sin_phi / (scalar(3.0) - sin_phi)
+        alpha = scalar(0.0)
+        if wp.static(dim == 3):
+            alpha = scalar(sqrt23) * scalar(2.0) * sin_phi / (scalar(3.0) - sin_phi)
+        else:  # plane strain: the in-plane Mohr-Coulomb circle (module docstring)
+            alpha = sin_phi * scalar(sqrt_half)
         dgamma = norm + (scalar(dim) * lam + scalar(2.0) * mu) / (scalar(2.0) * mu) * tr * alpha
         if dgamma <= scalar(0.0):
             return F, plastic
@@ -192,6 +228,35 @@ def make_constitutive(dim: int, scalar, module: str):
             return F, plastic
         return la.matrix_from_principal(U, clamped, V), plastic * ratio
 
+    @wp.func(module=module)
+    def project_mu_i(F: mat, plastic: scalar, E: scalar, nu: scalar, params: vec4, dt: scalar):
+        mu, lam = lame(E, nu)
+        U, V, eps, tr, dev, norm = deviatoric_split(F)
+        stored = wp.log(wp.max(plastic, scalar(1.0)))  # dilation beyond the packed state
+        total = tr + stored
+        if total >= scalar(0.0):  # disconnected: no stress, the dilation kept
+            return U @ wp.transpose(V), wp.exp(total)
+        p = -(lam + scalar(2.0) / scalar(dim) * mu) * total
+        tau_trial = scalar(math.sqrt(2.0)) * mu * norm
+        mu_s = wp.tan(params[0] * scalar(math.pi / 180.0))
+        A = tau_trial - mu_s * p
+        if A <= scalar(0.0):  # below the static yield: elastic
+            if stored == scalar(0.0):
+                return F, scalar(1.0)
+            return from_hencky(U, eps + stored / scalar(dim) * vec(scalar(1.0)), V), scalar(1.0)
+        c = mu * dt
+        rate0 = params[2] * wp.sqrt(p) / params[3]  # gdot_0 = I_0 sqrt(p / rho_s) / d
+        b = c * rate0 + (params[1] - mu_s) * p - A
+        root = wp.sqrt(b * b + scalar(4.0) * c * A * rate0)
+        rate = scalar(0.0)
+        if b >= scalar(0.0):
+            rate = scalar(2.0) * A * rate0 / (b + root)
+        else:
+            rate = (root - b) / (scalar(2.0) * c)
+        scale = scalar(1.0) - c * rate / tau_trial  # |tau| / |tau_trial|, in (0, 1]
+        eps = eps + stored / scalar(dim) * vec(scalar(1.0)) - (scalar(1.0) - scale) * dev
+        return from_hencky(U, eps, V), scalar(1.0)
+
     table = {
         "fixed_corotated": (stress_fixed_corotated, project_none),
         "neo_hookean": (stress_neo_hookean, project_none),
@@ -200,6 +265,7 @@ def make_constitutive(dim: int, scalar, module: str):
         "drucker_prager": (stress_hencky, project_drucker_prager),
         "von_mises": (stress_hencky, project_von_mises),
         "snow": (stress_snow, project_snow),
+        "mu_i": (stress_hencky, project_mu_i),
     }
     stress = [table[m][0] for m in MODELS]
     project = [table[m][1] for m in MODELS]

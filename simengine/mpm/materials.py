@@ -16,7 +16,8 @@ the names and `get(name, **params)` builds one. Example::
     jelly = materials.get("elastic", youngs_modulus=1e5, poisson_ratio=0.3)
 
 Papers: fixed-corotated elasticity (Stomakhin et al. 2012), snow (Stomakhin et al. 2013), sand
-(Klar et al. 2016, Drucker-Prager in Hencky strain), plasticine (von Mises on Hencky strain),
+(Klar et al. 2016, Drucker-Prager in Hencky strain; or the mu(I) rheology of Jop, Forterre & Pouliquen
+2006 with the disconnected state of Dunatunga & Kamrin 2015), plasticine (von Mises on Hencky strain),
 Herschel-Bulkley viscoplasticity (Yue et al. 2015).
 """
 from __future__ import annotations
@@ -79,9 +80,12 @@ class Material:
     name: ClassVar[str] = ""
     model: ClassVar[str] = ""
     particle_type: ClassVar[int] = int(ParticleType.ELASTIC)
+    text_fields: ClassVar[tuple[str, ...]] = ()  # fields that are names, not numbers
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
+            if f.name in self.text_fields:
+                continue
             value = getattr(self, f.name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise InputError(f"{type(self).__name__}.{f.name} = {value!r} must be a finite number")
@@ -186,20 +190,83 @@ class NonNewtonian(Material):
 @_register("sand")
 @dataclass(frozen=True)
 class Sand(Material):
-    """Cohesionless sand: Drucker-Prager return mapping in Hencky strain (Klar et al. 2016)."""
+    """Cohesionless sand in Hencky strain, one of two rheologies (``rheology``):
+
+    * ``"drucker_prager"`` (default): rate-independent Drucker-Prager return mapping (Klar et al. 2016);
+      the cone reproduces the Mohr-Coulomb ``friction_angle`` (3D: through the compression meridian;
+      2D: exactly, in plane strain). ``friction_angle`` defaults to 30 deg.
+    * ``"mu_i"``: the mu(I) rheology (Jop, Forterre & Pouliquen, Nature 2006),
+      ``mu(I) = mu_s + (mu_2 - mu_s) / (I_0 / I + 1)``, ``I = gdot d / sqrt(p / rho_s)``, with
+      ``mu_s = tan(friction_angle)`` the static friction (the slope at which a layer stops flowing),
+      ``mu_2`` the friction at high I, ``inertial_number_0`` = I_0, ``grain_diameter`` = d [m] and
+      ``grain_density`` = rho_s [kg/m^3]; grains that separate (dilated beyond their packed density)
+      carry no stress (Dunatunga & Kamrin, JFM 2015). Defaults: Jop et al.'s glass beads,
+      friction_angle 20.9 deg (mu_s = 0.38), mu_2 = tan(32.76 deg) = 0.64, I_0 = 0.279, d = 0.5 mm,
+      rho_s = 2450 kg/m^3. The bulk density is the body's ``density``.
+
+    The mu(I) fields are ignored (and not written by `to_dict`) for Drucker-Prager.
+    """
 
     youngs_modulus: float = 3.5e5
     poisson_ratio: float = 0.3
-    friction_angle: float = 30.0  # degrees
-    model: ClassVar[str] = "drucker_prager"
+    friction_angle: float | None = None  # degrees; None: 30 (drucker_prager) or 20.9 (mu_i)
+    rheology: str = "drucker_prager"
+    mu_2: float = 0.64
+    inertial_number_0: float = 0.279
+    grain_diameter: float = 5.0e-4
+    grain_density: float = 2450.0
     particle_type: ClassVar[int] = int(ParticleType.SAND)
+    text_fields: ClassVar[tuple[str, ...]] = ("rheology",)
+    RHEOLOGIES: ClassVar[dict] = {"drucker_prager": ("drucker_prager", 30.0), "mu_i": ("mu_i", 20.9)}
+    MU_I_FIELDS: ClassVar[tuple[str, ...]] = ("mu_2", "inertial_number_0", "grain_diameter", "grain_density")
+
+    def __post_init__(self):
+        rheology = _normalize(self.rheology) if isinstance(self.rheology, str) else None
+        if rheology not in self.RHEOLOGIES:
+            raise InputError(f"Sand.rheology = {self.rheology!r} is not one of {list(self.RHEOLOGIES)}")
+        object.__setattr__(self, "rheology", rheology)
+        if self.friction_angle is None:
+            object.__setattr__(self, "friction_angle", self.RHEOLOGIES[rheology][1])
+        super().__post_init__()
+
+    @property
+    def model(self) -> str:
+        return self.RHEOLOGIES[self.rheology][0]
+
+    @property
+    def mu_s(self) -> float:
+        """Static friction coefficient tan(friction_angle) of the mu(I) rheology."""
+        return math.tan(math.radians(self.friction_angle))
+
+    def mu_of_i(self, inertial_number):
+        """mu(I) = mu_s + (mu_2 - mu_s) / (I_0 / I + 1) (numbers or numpy arrays)."""
+        return self.mu_s + (self.mu_2 - self.mu_s) * inertial_number / (self.inertial_number_0 + inertial_number)
 
     def validate(self):
         _elastic_checks(self)
         check_range("Sand.friction_angle", self.friction_angle, 0.0, 90.0, low_open=True, high_open=True)
+        if self.rheology == "mu_i":
+            mu_s = self.mu_s
+            if not self.mu_2 >= mu_s:
+                raise InputError(f"Sand.mu_2 = {self.mu_2!r} is outside the allowed range [{mu_s:g}, inf): mu_2 must "
+                                 f"be at least mu_s = tan(friction_angle = {self.friction_angle:g} deg) = {mu_s:g}")
+            check_range("Sand.inertial_number_0", self.inertial_number_0, 0.0, None, low_open=True)
+            check_range("Sand.grain_diameter", self.grain_diameter, 0.0, None, low_open=True)
+            check_range("Sand.grain_density", self.grain_density, 0.0, None, low_open=True)
 
     def pack(self):
+        if self.rheology == "mu_i":
+            return self.youngs_modulus, self.poisson_ratio, (
+                self.friction_angle, self.mu_2, self.inertial_number_0,
+                self.grain_diameter * math.sqrt(self.grain_density))
         return self.youngs_modulus, self.poisson_ratio, (self.friction_angle, 0.0, 0.0, 0.0)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if self.rheology != "mu_i":
+            for key in self.MU_I_FIELDS:
+                out.pop(key)
+        return out
 
 
 @_register("plasticine")

@@ -18,7 +18,9 @@ import math
 
 import torch
 
-MODELS = ("fixed_corotated", "neo_hookean", "fluid", "herschel_bulkley", "drucker_prager", "von_mises", "snow")
+MODELS = ("fixed_corotated", "neo_hookean", "fluid", "herschel_bulkley", "drucker_prager", "von_mises", "snow",
+          "mu_i")
+MU_I_NEWTON = 60  # Newton steps on the mu(I) stress equation (monotone from above; converged well before)
 
 
 def _lame(E, nu):
@@ -70,7 +72,7 @@ def stress(model, F, C, plastic, E, nu, params):
     if model == "snow":
         h = torch.exp(params[:, 2] * (1 - plastic)).clamp(0.1, None).minimum(params[:, 3])
         return _corotated(F, mu * h, lam * h)
-    return _hencky(F, E, nu)  # herschel_bulkley, drucker_prager, von_mises
+    return _hencky(F, E, nu)  # herschel_bulkley, drucker_prager, von_mises, mu_i
 
 
 def _from_strain(U, eps, V):
@@ -104,11 +106,14 @@ def project(model, F, plastic, E, nu, params, dt):
         return torch.where((dgamma > 0)[:, None, None], new, F), plastic
     if model == "drucker_prager":
         sin_phi = torch.sin(params[:, 0] * math.pi / 180)
-        alpha = math.sqrt(2 / 3) * 2 * sin_phi / (3 - sin_phi)
+        # 3D: the Mohr-Coulomb compression meridian; 2D: the in-plane Mohr circle, radius = sin(phi) p
+        alpha = math.sqrt(2 / 3) * 2 * sin_phi / (3 - sin_phi) if d == 3 else sin_phi / math.sqrt(2)
         dgamma = norm + (d * lam + 2 * mu) / (2 * mu) * tr * alpha
         new = _from_strain(U, eps - dgamma[:, None] / safe * dev, V)
         out = torch.where((dgamma > 0)[:, None, None], new, F)
         return torch.where((tr >= 0)[:, None, None], U @ V.transpose(-1, -2), out), plastic
+    if model == "mu_i":
+        return _mu_i(U, eps, V, F, plastic, mu, lam, params, dt)
     if model == "herschel_bulkley":
         s_trial, s_yield = 2 * mu * norm, math.sqrt(2 / 3) * params[:, 0]
         lo, hi = s_yield.clone(), s_trial.clone()
@@ -121,6 +126,37 @@ def project(model, F, plastic, E, nu, params, dt):
         new = _from_strain(U, eps - shrink[:, None] / safe * dev, V)
         return torch.where((s_trial > s_yield)[:, None, None], new, F), plastic
     raise ValueError(f"unknown model {model!r}")
+
+
+def _mu_i(U, eps, V, F, plastic, mu, lam, params, dt):
+    """mu(I) (Jop et al. 2006) with a disconnected state: ``plastic`` is the dilation J_d >= 1 beyond the
+    packed state. The new shear stress t = |dev tau| / sqrt(2) solves g(t) = t - p mu(I(t)) = 0 with
+    I = gdot d sqrt(rho_s / p) and gdot = (t_trial - t) / (G dt), by Newton's method from t_trial (g is
+    increasing and convex in t, so the iterates decrease monotonically to the root)."""
+    d = eps.shape[-1]
+    stored = torch.log(plastic.clamp_min(1.0))
+    vol = eps.sum(-1) + stored
+    connected = vol < 0
+    eps = eps + (stored / d)[:, None]
+    dev = eps - (vol / d)[:, None]
+    pressure = (-(lam + 2 * mu / d) * vol).clamp_min(1e-300)
+    t_trial = math.sqrt(2) * mu * dev.norm(dim=-1)
+    mu_s, mu_2, i_0, grain = torch.tan(params[:, 0] * math.pi / 180), params[:, 1], params[:, 2], params[:, 3]
+    per_rate = grain / torch.sqrt(pressure) / (mu * dt)  # dI / d(t_trial - t)
+    flowing = connected & (t_trial > mu_s * pressure)
+    t = t_trial
+    for _ in range(MU_I_NEWTON):
+        inertial = (t_trial - t) * per_rate
+        friction = mu_s + (mu_2 - mu_s) * inertial / (i_0 + inertial)
+        slope = 1 + pressure * (mu_2 - mu_s) * i_0 / (i_0 + inertial) ** 2 * per_rate
+        t = torch.where(flowing, t - (t - pressure * friction) / slope, t_trial)
+    ratio = torch.where(flowing, t / t_trial.clamp_min(1e-300), torch.ones_like(t))
+    mean = (vol / d)[:, None]
+    packed = _from_strain(U, mean + ratio[:, None] * dev, V)
+    keep = connected & ~flowing & (stored == 0)
+    out = torch.where(keep[:, None, None], F, packed)
+    out = torch.where(connected[:, None, None], out, U @ V.transpose(-1, -2))
+    return out, torch.where(connected, torch.ones_like(plastic), torch.exp(vol))
 
 
 def _by_model(fn, model_ids, *args):

@@ -1,4 +1,4 @@
-"""The Warp MLS-MPM step against the independent pure-torch reference (float64, all seven models)."""
+"""The Warp MLS-MPM step against the independent pure-torch reference (float64, all eight models)."""
 import numpy as np
 import pytest
 import torch
@@ -10,7 +10,7 @@ from simengine.mpm.reference_torch import reference_step
 PARAMS = {
     "fixed_corotated": (0, 0, 0, 0), "neo_hookean": (0, 0, 0, 0), "fluid": (0.5, 0, 0, 0),
     "herschel_bulkley": (50.0, 5.0, 0.6, 0), "drucker_prager": (30.0, 0, 0, 0), "von_mises": (300.0, 0, 0, 0),
-    "snow": (0.02, 0.005, 10.0, 5.0),
+    "snow": (0.02, 0.005, 10.0, 5.0), "mu_i": (20.9, 0.64, 0.279, 5e-4 * 2450**0.5),
 }
 
 
