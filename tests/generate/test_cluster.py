@@ -11,21 +11,11 @@ import pytest
 
 from simengine.errors import InputError
 from simengine.generate import generate_dataset
-from tests.generate.test_generate import WALK, arrays, assert_same_arrays
+from tests.generate.test_generate import arrays, assert_same_arrays
 
 pytest.importorskip("distributed")
 SPLITS = {"train": 5, "valid": 2, "test": 1}
 BIN = os.path.dirname(sys.executable)
-
-
-@pytest.fixture
-def script(tmp_path, monkeypatch):
-    path = tmp_path / "walk.py"
-    path.write_text(WALK)
-    monkeypatch.setenv("WALK_LOG", str(tmp_path / "calls.log"))
-    for name in ("WALK_SLEEP", "WALK_FAIL", "WALK_NAN"):
-        monkeypatch.delenv(name, raising=False)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +46,17 @@ def cluster(tmp_path_factory):
         proc.wait()
 
 
+def start_and_wait_for_two_shards(script, out, seed, sched_file):
+    """`simengine generate` on the cluster in its own process group, returned once two shards are written."""
+    cmd = [sys.executable, "-m", "simengine", "generate", str(script), "--out", str(out), "--train", "5", "--valid",
+           "2", "--test", "1", "--seed", str(seed), "--scheduler-file", sched_file, "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob(".shards/*/*.h5"))) < 2:
+        time.sleep(0.05)
+    return proc
+
+
 def test_a_cluster_makes_the_same_dataset_as_local_workers(script, tmp_path, cluster):
     sched_file, _, _ = cluster
     start = time.monotonic()
@@ -69,12 +70,7 @@ def test_a_cluster_makes_the_same_dataset_as_local_workers(script, tmp_path, clu
 def test_a_killed_client_resumes_with_only_the_missing_shards(script, tmp_path, cluster):
     sched_file, _, log = cluster
     out = tmp_path / "resumed"
-    cmd = [sys.executable, "-m", "simengine", "generate", str(script), "--out", str(out), "--train", "5", "--valid",
-           "2", "--test", "1", "--seed", "3", "--scheduler-file", sched_file, "--quiet"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob(".shards/*/*.h5"))) < 2:
-        time.sleep(0.05)
+    proc = start_and_wait_for_two_shards(script, out, 3, sched_file)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(1.0)  # tasks already running on the workers may still finish their shards
@@ -121,12 +117,7 @@ def test_a_killed_worker_and_client_resume_with_only_the_missing_shards(script, 
     only the missing trajectories, no partial shard is ever visible, and the dataset equals a local run."""
     sched_file, workers, log = cluster
     out = tmp_path / "worker-killed"
-    cmd = [sys.executable, "-m", "simengine", "generate", str(script), "--out", str(out), "--train", "5", "--valid",
-           "2", "--test", "1", "--seed", "5", "--scheduler-file", sched_file, "--quiet"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob(".shards/*/*.h5"))) < 2:
-        time.sleep(0.05)
+    proc = start_and_wait_for_two_shards(script, out, 5, sched_file)
     workers[1].kill()  # a worker dies in the middle of a trajectory...
     workers[1].wait()
     os.killpg(proc.pid, signal.SIGKILL)  # ...and so does the client

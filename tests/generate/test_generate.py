@@ -55,16 +55,6 @@ def make_scene(rng):
 SMALL = {"train": 4, "valid": 2, "test": 1}
 
 
-@pytest.fixture
-def script(tmp_path, monkeypatch):
-    path = tmp_path / "walk.py"
-    path.write_text(WALK)
-    monkeypatch.setenv("WALK_LOG", str(tmp_path / "calls.log"))
-    for name in ("WALK_SLEEP", "WALK_FAIL", "WALK_NAN"):
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
 def calls(script):
     log = script.parent / "calls.log"
     return log.read_text().split() if log.exists() else []
