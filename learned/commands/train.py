@@ -4,6 +4,14 @@ Resumes from ``RUN/checkpoints/last.pt`` when present (same model, config and da
 ``--config RUN/config.yaml`` (the file a run writes) is accepted. Ctrl-C or SIGTERM saves ``last.pt`` at
 the step reached and exits with 130 (143 for SIGTERM); running the same command again resumes.
 Registered as a `simengine` command through the ``simengine.commands`` entry point ``train``.
+
+Several processes (data-parallel, `learned.train.distributed`)::
+
+    python -m torch.distributed.run --standalone --nproc_per_node=2 -m simengine train gns --data D --out RUN
+
+Rank 0 prints and writes; the other ranks stay silent and exit with rank 0's status. A user error every rank
+meets alike (a setting, the data, a batch size that does not divide among the processes) is printed once, by
+rank 0.
 """
 
 HELP = "train a learned simulator"
@@ -68,6 +76,23 @@ def _model_defaults(model: str) -> dict:
 
 
 def main(args) -> int:
+    from learned.train.distributed import PeerFailed, World, shutdown
+    from simengine.errors import DatasetError, InputError, SimulationError
+
+    world = World.from_env()
+    try:
+        return _main(args, world)
+    except PeerFailed:
+        return 1  # rank 0 failed and says why
+    except (InputError, DatasetError, SimulationError):
+        if world.main:
+            raise
+        return 1  # the same error on every rank: rank 0 prints it
+    finally:
+        shutdown()
+
+
+def _main(args, world) -> int:
     import sys
 
     import learned
@@ -87,16 +112,20 @@ def main(args) -> int:
     trainer = Trainer(args.model, args.data, args.out, model_config=config["model"],
                       train_overrides=config["train"], fresh=args.fresh, progress=not args.quiet,
                       allow_other_data=args.allow_other_data, overwrite=args.overwrite)
-    if trainer.step:
+    if trainer.step and world.main:
         print(f"resuming {args.out} at step {trainer.step}")
     try:
         row = trainer.run()
     except Interrupted as stop:
         what = (f"saved step {stop.step} to {stop.saved}" if stop.saved else
                 f"the checkpoint of step {stop.kept} is kept" if stop.kept is not None else "no checkpoint was written")
-        print(f"simengine train: interrupted ({SIGNAL_NAMES.get(stop.signum, stop.signum)}); {what}; run the same "
-              f"command again to resume", file=sys.stderr)
+        if world.main:
+            print(f"simengine train: interrupted ({SIGNAL_NAMES.get(stop.signum, stop.signum)}); {what}; run the same "
+                  f"command again to resume", file=sys.stderr)
         return 128 + int(stop.signum)  # the shell's code for a death by that signal: 130 SIGINT, 143 SIGTERM
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float))
-    print(f"trained {args.model} to step {trainer.step} ({shown}); checkpoints in {args.out}/checkpoints")
+    if world.main:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float))
+        processes = f" on {world.size} processes" if world.distributed else ""
+        print(f"trained {args.model} to step {trainer.step}{processes} ({shown}); checkpoints in "
+              f"{args.out}/checkpoints")
     return 0

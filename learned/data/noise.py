@@ -7,12 +7,46 @@
   recent positions only.
 
 Kinematic particles (walls, boundary nodes: ``fixed`` mask) get no noise.
+
+Data-parallel training (`learned.train.distributed`): inside ``particle_shard(total, start)`` the noise is
+drawn for all ``total`` particles of the global batch and this process keeps its ``start .. start + N - 1``
+slice (`particle_randn`), so each particle gets the noise it gets when one process trains on the whole
+batch, and every process's generator advances alike.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import torch
+
+_SHARD: contextvars.ContextVar = contextvars.ContextVar("particle_shard", default=None)
+
+
+@contextlib.contextmanager
+def particle_shard(total: int, start: int):
+    """Within this context, `particle_randn` draws for ``total`` particles and returns the slice from
+    ``start`` (this process's particles within the global batch)."""
+    token = _SHARD.set((int(total), int(start)))
+    try:
+        yield
+    finally:
+        _SHARD.reset(token)
+
+
+def particle_randn(shape, *, axis: int, generator=None, dtype=None, device=None) -> torch.Tensor:
+    """``torch.randn(shape)`` whose axis ``axis`` runs over the batch's particles (see `particle_shard`)."""
+    shard = _SHARD.get()
+    if shard is None:
+        return torch.randn(shape, generator=generator, dtype=dtype, device=device)
+    total, start = shard
+    shape = list(shape)
+    count = shape[axis]
+    if start + count > total:
+        raise ValueError(f"particle_shard({total}, {start}): {count} particles from {start} exceed the batch")
+    shape[axis] = total
+    return torch.randn(shape, generator=generator, dtype=dtype, device=device).narrow(axis, start, count)
 
 
 def random_walk_noise(position: torch.Tensor, std: float, fixed: torch.Tensor | None = None,
@@ -30,8 +64,8 @@ def random_walk_noise(position: torch.Tensor, std: float, fixed: torch.Tensor | 
     frames = position.shape[0]
     if frames < 2 or std <= 0:
         return torch.zeros_like(position)
-    steps = torch.randn(position[1:].shape, generator=generator, dtype=position.dtype,
-                        device=position.device) * (std / math.sqrt(frames - 1))
+    steps = particle_randn(position[1:].shape, axis=1, generator=generator, dtype=position.dtype,
+                           device=position.device) * (std / math.sqrt(frames - 1))
     velocity_noise = torch.cumsum(steps, 0)  # the random walk: last velocity has std `std`
     noise = torch.cat([torch.zeros_like(position[:1]), torch.cumsum(velocity_noise, 0)], 0)
     if fixed is not None:
@@ -45,8 +79,8 @@ def gaussian_noise(position: torch.Tensor, std: float, fixed: torch.Tensor | Non
     noise = torch.zeros_like(position)
     if std <= 0:
         return noise
-    noise[-last:] = torch.randn(position[-last:].shape, generator=generator, dtype=position.dtype,
-                                device=position.device) * std
+    noise[-last:] = particle_randn(position[-last:].shape, axis=1, generator=generator, dtype=position.dtype,
+                                   device=position.device) * std
     if fixed is not None:
         noise = noise * (~fixed).to(noise.dtype)[None, :, None]
     return noise

@@ -172,8 +172,9 @@ class GNS(LearnedSimulator):
         free = ~fixed
         if not bool(free.any()):
             raise InputError("gns: the batch has no non-kinematic particle to learn from")
-        loss = ((predicted - expected)[free] ** 2).mean()
-        return loss, {"loss": float(loss.detach())}
+        error = (predicted - expected)[free]
+        loss = (error ** 2).mean()
+        return loss, {"loss": float(loss.detach()), "weight": error.numel()}
 
     def predict_next(self, window: dict) -> dict:
         pos = window["position"]

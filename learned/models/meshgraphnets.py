@@ -152,8 +152,9 @@ class MeshGraphNets(LearnedSimulator):
         free = ~fixed
         if not bool(free.any()):
             raise InputError("meshgraphnets: the batch has no non-kinematic node to learn from")
-        loss = ((predicted - expected)[free] ** 2).mean()
-        return loss, {"loss": float(loss.detach())}
+        error = (predicted - expected)[free]
+        loss = (error ** 2).mean()
+        return loss, {"loss": float(loss.detach()), "weight": error.numel()}
 
     def predict_next(self, window):
         pos = window["position"]

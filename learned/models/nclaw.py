@@ -176,7 +176,7 @@ class NCLaw(LearnedSimulator):
         if learning:
             self.iteration += 1
         loss = torch.stack(losses).mean()
-        return loss, {"loss": float(loss.detach()), "teacher_every": every}
+        return loss, {"loss": float(loss.detach()), "teacher_every": every, "weight": len(losses)}
 
     def predict_next(self, window: dict) -> dict:
         raise InputError("nclaw simulates whole trajectories from their first frame (F = I); use rollout")

@@ -28,6 +28,7 @@ from e3nn import o3
 from torch import nn
 
 from learned.base import LearnedSimulator, Rollout
+from learned.data.noise import particle_randn
 from learned.equivariant import Interaction, RadialEmbedding, periodic_radius_graph
 from learned.registry import register
 from simengine.errors import DatasetError, InputError
@@ -226,12 +227,13 @@ class TrajCast(LearnedSimulator):
         target_dx, target_v = batch["target_displacement"][frame] + offset, batch["target_velocity"][frame]
         std = float(self.config["noise_std"]) if noise else 0.0
         if std > 0:   # noisy inputs, targets that still land on the true next state
-            eps = std * torch.randn(position.shape, generator=generator, device=position.device, dtype=position.dtype)
+            eps = std * particle_randn(position.shape, axis=0, generator=generator, device=position.device,
+                                       dtype=position.dtype)
             position, target_dx = position + eps, target_dx - eps
         dx, v = self(position, velocity, species, mass, cell, sample)
         loss = ((((dx - target_dx) / self.displacement_rms) ** 2).mean()
                 + (((v - target_v) / self.velocity_change_rms) ** 2).mean())
-        return loss, {"loss": float(loss.detach())}
+        return loss, {"loss": float(loss.detach()), "weight": dx.numel()}
 
     def predict_next(self, window: dict) -> dict:
         position, velocity, species, mass, cell, batch = self._inputs(window, -1)

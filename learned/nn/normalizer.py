@@ -2,11 +2,31 @@
 
 Statistics accumulate over the first ``max_accumulations`` calls in training mode and then freeze;
 they are buffers, so they travel in the model's ``state_dict``.
+
+Data-parallel training: inside ``reduced_statistics(reduce)`` each accumulating call sums its count, sum
+and sum of squares over the processes with ``reduce`` (an in-place all-reduce), so every process adds the
+statistics of the whole global batch, as one process would (`learned.train.distributed`).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import torch
 from torch import nn
+
+_REDUCE: contextvars.ContextVar = contextvars.ContextVar("normalizer_reduce", default=None)
+
+
+@contextlib.contextmanager
+def reduced_statistics(reduce):
+    """Within this context, `OnlineNormalizer` statistics are summed over processes by ``reduce(tensor)``
+    (in place, e.g. ``torch.distributed.all_reduce``); every process must make the same calls."""
+    token = _REDUCE.set(reduce)
+    try:
+        yield
+    finally:
+        _REDUCE.reset(token)
 
 
 class OnlineNormalizer(nn.Module):
@@ -21,7 +41,10 @@ class OnlineNormalizer(nn.Module):
         self.register_buffer("total_sq", torch.zeros(size, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and int(self.calls) < self.max_accumulations and x.shape[0] > 0:
+        reduce = _REDUCE.get()
+        if self.training and int(self.calls) < self.max_accumulations and reduce is not None:
+            self._accumulate_reduced(x, reduce)
+        elif self.training and int(self.calls) < self.max_accumulations and x.shape[0] > 0:
             data = x.detach().double()
             self.count += data.shape[0]
             self.total += data.sum(0)
@@ -33,3 +56,16 @@ class OnlineNormalizer(nn.Module):
         if float(self.count) == 0:
             return x
         return (x - mean.to(x)) / std.to(x)
+
+    def _accumulate_reduced(self, x: torch.Tensor, reduce) -> None:
+        """Add the statistics of ``x`` summed over processes (also when this process's ``x`` is empty)."""
+        data = x.detach().double()
+        size = self.total.numel()
+        stats = torch.cat([torch.full((1,), float(data.shape[0]), dtype=torch.float64, device=self.total.device),
+                           data.sum(0).to(self.total.device), (data * data).sum(0).to(self.total.device)])
+        reduce(stats)
+        if float(stats[0]) > 0:
+            self.count += stats[0]
+            self.total += stats[1:1 + size]
+            self.total_sq += stats[1 + size:]
+            self.calls += 1

@@ -58,10 +58,13 @@ import numpy as np
 import torch
 
 from learned.data import WindowDataset, collate, describe, load_split, random_reflections
+from learned.data.noise import particle_shard
 from learned.data.source import check_finite, dataset_identity, split_path
+from learned.nn.normalizer import reduced_statistics
 from learned.train import checkpoint as ckpt
 from learned.train.averaging import WeightAverage
 from learned.train.config import RESUMABLE_CHANGES, TRAIN_DEFAULTS, learning_rate_factor, model_config, train_config
+from learned.train.distributed import World, check_same_parameters, data_parallel
 from simengine.errors import DatasetError, InputError
 
 CSV_FIELDS = ("step", "loss", "lr", "val_loss", "val_rollout_mse", "elapsed_s", "val_s")
@@ -117,26 +120,40 @@ class Trainer:
         import learned
         from simengine.io.outputs import claim_output_dir
 
-        self.run_dir, self.data_dir, self.progress = run_dir, data_dir, progress
+        self.run_dir, self.data_dir = run_dir, data_dir
+        self.world = world = World.from_env()
+        self.progress = progress and world.main
         self.cfg = train_config(train_overrides)
         model_overrides = _checked_model_config(model_name, model_config)
-        self.device = torch.device(_resolve_device(self.cfg["device"]))
+        self.device = torch.device(world.device(self.cfg["device"], _resolve_device(self.cfg["device"])))
+        if world.distributed and int(self.cfg["batch_size"]) % world.size:
+            raise InputError(f"train.batch_size = {self.cfg['batch_size']} does not divide among the {world.size} "
+                             f"processes of this run (WORLD_SIZE): each takes an equal part of every batch; use a "
+                             f"multiple of {world.size}")
         if self.device.type == "cuda":  # deterministic cuBLAS (must be set before its first use)
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.set_num_threads(int(self.cfg["num_threads"]))
-        claim_output_dir(run_dir, "run", RUN_FILES, overwrite=overwrite, command="simengine train")
+        world.init(self.device)
+
+        def claim():  # rank 0 only: the run folder is written by rank 0
+            claim_output_dir(run_dir, "run", RUN_FILES, overwrite=overwrite, command="simengine train")
+            if fresh and os.path.isdir(ckpt.checkpoint_dir(run_dir)):
+                for path in os.listdir(ckpt.checkpoint_dir(run_dir)):
+                    os.remove(os.path.join(ckpt.checkpoint_dir(run_dir), path))
+                if os.path.exists(os.path.join(run_dir, "metrics.csv")):
+                    os.remove(os.path.join(run_dir, "metrics.csv"))
+
+        def read_train_split():
+            trajectories = load_split(data_dir, "train")
+            # before describe(): it may compute and store statistics, which NaN positions would poison
+            check_finite(data_dir, "train", trajectories)
+            return trajectories, describe(data_dir, "train", trajectories)
+
+        world.rank_zero_first(claim, then=lambda: None)
         last = os.path.join(ckpt.checkpoint_dir(run_dir), "last.pt")
         state = ckpt.load_checkpoint(last) if os.path.exists(last) and not fresh else None
-        if fresh and os.path.isdir(ckpt.checkpoint_dir(run_dir)):
-            for path in os.listdir(ckpt.checkpoint_dir(run_dir)):
-                os.remove(os.path.join(ckpt.checkpoint_dir(run_dir), path))
-            if os.path.exists(os.path.join(run_dir, "metrics.csv")):
-                os.remove(os.path.join(run_dir, "metrics.csv"))
-
-        self.train_set = load_split(data_dir, "train")
-        # before describe(): it may compute and store statistics, which NaN positions would poison
-        check_finite(data_dir, "train", self.train_set)
-        self.info = describe(data_dir, "train", self.train_set)
+        # rank 0 first: describe() may store missing statistics in metadata.json
+        self.train_set, self.info = world.rank_zero_first(read_train_split)
         self.identity = dataset_identity(data_dir)
         self._seed_everything(int(self.cfg["seed"]))
         if state is None:
@@ -161,7 +178,11 @@ class Trainer:
         check_finite(data_dir, "train", self.train_set, keys, include_position=False)
         paths = self.model.metadata_paths
         self.windows = WindowDataset(self.train_set, self.model.window_frames(max_pf), keys, metadata_paths=paths)
-        self._setup_validation(keys)
+        self.valid_windows = self.valid_set = None
+        world.rank_zero_first(lambda: self._setup_validation(keys), then=lambda: None)  # rank 0 validates
+        self._parallel = None
+        if world.distributed:  # the loss goes through DistributedDataParallel.forward: gradients are averaged
+            self._parallel = data_parallel(TrainingStep(self.model), self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(self.cfg["lr"]))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: learning_rate_factor(s, self.cfg))
@@ -178,9 +199,10 @@ class Trainer:
         self._saved_step = self.step if state is not None else None
         self._in_step = False
         self._stop_signal = None
+        self._signalled = False  # this process received SIGINT/SIGTERM (not: another rank did)
         self._interruptible = False
         self._last_save = time.monotonic()
-        self._write_config()
+        world.rank_zero_first(self._write_config, then=lambda: None)
 
     # ----- set-up ----------------------------------------------------------------------------------
     @staticmethod
@@ -257,7 +279,14 @@ class Trainer:
 
     # ----- loop --------------------------------------------------------------------------------------
     def sample_batch(self) -> tuple:
-        """Next training batch and its pushforward depth, drawn from the sampler generator."""
+        """Next training batch and its pushforward depth, drawn from the sampler generator (with several
+        processes: this rank's part of the global batch)."""
+        batch, pushforward, _ = self._draw()
+        return batch, pushforward
+
+    def _draw(self) -> tuple:
+        """(batch, pushforward, shard): every rank draws the same global batch and keeps its part; ``shard`` is
+        (particles in the global batch, index of this rank's first one), None for one process."""
         idx = torch.randint(len(self.windows), (int(self.cfg["batch_size"]),), generator=self.sampler)
         pushforward = 0
         max_pf = int(self.cfg["pushforward_steps"])
@@ -265,22 +294,47 @@ class Trainer:
             probs = self.cfg["pushforward_probs"] or [1.0] * (max_pf + 1)
             pushforward = int(torch.multinomial(torch.tensor(probs, dtype=torch.float64), 1,
                                                 generator=self.sampler))
+        shard = None
+        if self.world.distributed:
+            part = len(idx) // self.world.size
+            counts = [self.windows[int(i)]["position"].shape[1] for i in idx]
+            shard = (sum(counts), sum(counts[:self.world.rank * part]))
+            idx = idx[self.world.rank * part:(self.world.rank + 1) * part]
         batch = collate([self.windows[int(i)] for i in idx])
         if self.cfg["reflect_axes"]:
             batch = random_reflections(batch, self.cfg["reflect_axes"], self.info.bounds, self.sampler)
         if pushforward < max_pf:  # use the frames right after the inputs
             frames = self.model.window_frames(pushforward)
             batch = self.model._frames(batch, 0, frames)
-        return {k: v.to(self.device) for k, v in batch.items()}, pushforward
+        return {k: v.to(self.device) for k, v in batch.items()}, pushforward, shard
+
+    def _parallel_loss(self, batch: dict, pushforward: int, shard: tuple) -> tuple:
+        """(loss to differentiate, global batch loss) on this rank's part of the batch.
+
+        The model's loss is a mean over ``logs["weight"]`` terms (default: the windows); weighting each
+        rank's mean by its share of the terms of all ranks (times the world size, which the gradient
+        averaging divides out) makes the gradient that of the global batch's mean, as in one process."""
+        with particle_shard(*shard), reduced_statistics(self.world.all_reduce):
+            loss, logs = self._parallel(batch, generator=self.noise, pushforward=pushforward)
+        weight = float(logs.get("weight", int(batch["num_particles"].numel())))
+        total = self.world.all_reduce(torch.tensor([float(loss.detach()) * weight, weight], dtype=torch.float64,
+                                                   device=self.device))
+        if not float(total[1]) > 0:
+            raise InputError(f"step {self.step + 1}: the global batch has no loss terms on any process")
+        return loss * (weight * self.world.size / float(total[1])), total[0] / total[1]
 
     def train_step(self) -> float:
         self._in_step = True
         self.model.train()
         with deterministic_algorithms():
-            batch, pushforward = self.sample_batch()
-            loss, _ = self.model.training_step(batch, generator=self.noise, pushforward=pushforward)
-            if not torch.isfinite(loss):
-                raise InputError(f"training loss became {float(loss)} at step {self.step + 1} (the data was checked "
+            batch, pushforward, shard = self._draw()
+            if self._parallel is None:
+                loss, _ = self.model.training_step(batch, generator=self.noise, pushforward=pushforward)
+                value = loss
+            else:
+                loss, value = self._parallel_loss(batch, pushforward, shard)
+            if not torch.isfinite(value):
+                raise InputError(f"training loss became {float(value)} at step {self.step + 1} (the data was checked "
                                  f"finite): lower train.lr (now {self.cfg['lr']}) or set train.grad_clip")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -292,7 +346,7 @@ class Trainer:
                 self.average.update(self.model)
         self.step += 1
         self._in_step = False
-        return float(loss.detach())
+        return float(value.detach())
 
     def validate(self, progress: bool = False) -> dict:
         """One-step loss (no noise) on fixed windows and position MSE of short rollouts, with the
@@ -344,9 +398,12 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(), "step": self.step, "train_config": self.cfg,
                 "rng": self._rng_state(), "best_val": self.best_val,
                 "average": None if self.average is None else self.average.state_dict(),
-                "dataset": dict(self.identity)}
+                "dataset": dict(self.identity), "world_size": self.world.size}
 
     def save(self, best: bool = False):
+        """Write ``last.pt``, ``step_N.pt`` (and ``best.pt``); rank 0 only (the others return at once)."""
+        if not self.world.main:
+            return
         state = self._state()
         folder = ckpt.checkpoint_dir(self.run_dir)
         ckpt.save_checkpoint(os.path.join(folder, "last.pt"), state)
@@ -359,7 +416,8 @@ class Trainer:
     def save_last(self) -> str:
         """Write ``checkpoints/last.pt`` only (atomically): the interrupt and ``checkpoint_minutes`` save."""
         path = os.path.join(ckpt.checkpoint_dir(self.run_dir), "last.pt")
-        ckpt.save_checkpoint(path, self._state())
+        if self.world.main:
+            ckpt.save_checkpoint(path, self._state())
         self._saved_step, self._last_save = self.step, time.monotonic()
         return path
 
@@ -369,18 +427,22 @@ class Trainer:
 
     # ----- signals -----------------------------------------------------------------------------------
     def _on_signal(self, signum, frame):
-        first = self._stop_signal is None
-        if first:
+        first = not self._signalled  # a stop agreed with another rank is not this process's first signal
+        self._signalled = True
+        if self._stop_signal is None:
             self._stop_signal = signum
         if self._interruptible or not first:
             raise KeyboardInterrupt  # validation, or a second signal: stop now
+        if not self.world.main:  # rank 0 speaks for all ranks
+            return
         name = SIGNAL_NAMES.get(signum, f"signal {signum}")
         print(f"\nsimengine train: {name}: finishing step {self.step + 1}, then saving checkpoints/last.pt "
               f"(send it again to stop at once)", file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def _signal_handlers(self):
-        """SIGINT and SIGTERM handled by `_on_signal` (main thread only), the previous handlers restored."""
+        """SIGINT and SIGTERM handled by `_on_signal` (main thread only); then the previous handlers restored
+        (several processes stopped by a signal: ignored, see below)."""
         previous = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -391,8 +453,12 @@ class Trainer:
         try:
             yield
         finally:
+            # Several processes stopping on a signal: torchrun signals every rank, and a rank stopped by the
+            # agreement with another may receive its own signal only now; it is ignored, so that this
+            # process reports and exits instead of dying (the command exits right after).
+            ignore = self.world.distributed and self._stop_signal is not None
             for signum, handler in previous.items():
-                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+                signal.signal(signum, signal.SIG_IGN if ignore else handler if handler is not None else signal.SIG_DFL)
 
     @contextlib.contextmanager
     def _interruptible_section(self):
@@ -412,9 +478,10 @@ class Trainer:
         from tqdm.auto import tqdm
 
         total = int(steps if steps is not None else self.cfg["steps"])
-        log = _CsvLog(os.path.join(self.run_dir, "metrics.csv"), self.step)
+        main = self.world.main  # rank 0 validates, logs and saves; the other ranks only train
+        log = _CsvLog(os.path.join(self.run_dir, "metrics.csv"), self.step) if main else _NoLog()
         start, row = time.time(), {}
-        self._stop_signal, self._last_save = None, time.monotonic()
+        self._stop_signal, self._signalled, self._last_save = None, False, time.monotonic()
         bar = tqdm(total=total, initial=self.step, desc=f"train {self.model.name}", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
         try:
@@ -426,8 +493,11 @@ class Trainer:
                     row = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
                            "elapsed_s": round(time.time() - start, 3)}
                     validating = self.step % int(self.cfg["val_every"]) == 0 or end
+                    scheduled = self.step % int(self.cfg["checkpoint_every"]) == 0 or end
+                    if scheduled:  # several processes: all must hold the same weights (no-op for one)
+                        check_same_parameters(self.world, self.model, self.step, self.device)
                     validated = False
-                    if validating and self.valid_windows is not None:
+                    if main and validating and self.valid_windows is not None:
                         began = time.time()
                         try:
                             with self._interruptible_section():
@@ -444,33 +514,67 @@ class Trainer:
                             bar.set_postfix(loss=f"{loss:.3g}")
                     # an interrupted validation leaves no value to rank the checkpoint by: last.pt only
                     cut_short = validating and self.valid_windows is not None and not validated
-                    if (self.step % int(self.cfg["checkpoint_every"]) == 0 or end) and not cut_short:
+                    saved = False
+                    if main and scheduled and not cut_short:
                         value = row.get("val_rollout_mse", row.get("val_loss"))
                         # Without a validation split the latest checkpoint is the best one known.
                         best = self.valid_windows is None or (value is not None and value < self.best_val)
                         if best and value is not None:
                             self.best_val = value
                         self.save(best=best)
-                    elif self._stop_signal is not None or self._checkpoint_overdue():
+                        saved = True
+                    if self.world.distributed:  # a signal that reached any rank stops all of them
+                        self._stop_signal = self._agree_on_stop()
+                    if main and not saved and (self._stop_signal is not None or self._checkpoint_overdue()):
                         self.save_last()
                     if self._stop_signal is not None:
+                        self.world.barrier()  # nobody stops before rank 0 has written last.pt
                         raise Interrupted(self._stop_signal, self.step, os.path.join(
                             ckpt.checkpoint_dir(self.run_dir), "last.pt"), self.step)
         except Interrupted:
             raise
         except KeyboardInterrupt:
             # a second signal, or one no handler caught (run outside the main thread): save if consistent
+            # (several processes: rank 0 alone saves, without waiting for the others, which may be gone)
             saved = None
-            if not self._in_step and self._saved_step != self.step:
+            if not self._in_step and self._saved_step != self.step and self.world.main:
                 with contextlib.suppress(KeyboardInterrupt):
                     saved = self.save_last()
-            elif not self._in_step:
+            elif not self._in_step and self.world.main:
                 saved = os.path.join(ckpt.checkpoint_dir(self.run_dir), "last.pt")
             raise Interrupted(self._stop_signal or signal.SIGINT, self.step, saved, self._saved_step) from None
         finally:
             bar.close()
             log.close()
         return row
+
+    def _agree_on_stop(self):
+        """Collective: the stop signal of any rank (the largest signal number), or None."""
+        flag = torch.tensor([self._stop_signal or 0], dtype=torch.int64, device=self.device)
+        return int(self.world.all_reduce(flag, "max").item()) or None
+
+
+class TrainingStep(torch.nn.Module):
+    """A model's ``training_step`` as ``forward``: the module `DistributedDataParallel` wraps, so that the loss
+    is computed inside the wrapper's forward and the backward pass synchronises the gradients (calling
+    ``training_step`` on the bare model would skip that, and the ranks would drift apart)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict, generator=None, pushforward: int = 0):
+        return self.model.training_step(batch, generator=generator, pushforward=pushforward)
+
+
+class _NoLog:
+    """metrics.csv stand-in on ranks other than 0."""
+
+    def write(self, row: dict):
+        pass
+
+    def close(self):
+        pass
 
 
 class _CsvLog:
