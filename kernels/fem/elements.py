@@ -195,9 +195,36 @@ def get_kernels(dim: int, scalar=wp.float64):
             return wp.normalize(wp.cross(b - a, c - a))
 
     @wp.func(module=module)
-    def facet_contact(i: int, p: vec, x: wp.array(dtype=vec), v: wp.array(dtype=vec), f: facet, stiffness: scalar,
-                      damping: scalar, mu: scalar, force: wp.array(dtype=vec), contacts: wp.array(dtype=int)):
-        """Penalty force between node i and one boundary facet f when i is behind it (see `contact_forces`)."""
+    def corner_angle(q: vec, a: vec, b: vec, c: vec) -> scalar:
+        """The facet's angle at q when q is one of its corners (3D), else 1: the weights of the angle-weighted
+        pseudo-normal (Baerentzen & Aanaes 2005), whose side tells inside from outside at edges and corners."""
+        if wp.static(dim == 2):
+            return scalar(1.0)
+        else:
+            scale = scalar(1.0e-9) * (wp.length(b - a) + wp.length(c - a))
+            u = vec()
+            w = vec()
+            if wp.length(q - a) <= scale:
+                u = b - a
+                w = c - a
+            elif wp.length(q - b) <= scale:
+                u = c - b
+                w = a - b
+            elif wp.length(q - c) <= scale:
+                u = a - c
+                w = b - c
+            else:
+                return scalar(1.0)
+            cosine = wp.dot(u, w) / wp.max(wp.length(u) * wp.length(w), tiny)
+            return wp.acos(wp.clamp(cosine, scalar(-1.0), scalar(1.0)))
+
+    @wp.func(module=module)
+    def facet_contact(i: int, p: vec, x: wp.array(dtype=vec), v: wp.array(dtype=vec), mass: wp.array(dtype=scalar),
+                      f: facet, stiffness: scalar, ratio: scalar, mu: scalar, force: wp.array(dtype=vec),
+                      contacts: wp.array(dtype=int)):
+        """Penalty force between node i, inside the body, and its nearest boundary facet f (see `contact_forces`):
+        along the facet normal by the depth when the closest point is the normal projection, else (the closest
+        point on an edge or corner of a dented surface) along the closest-point direction by the distance."""
         a0 = x[f[0]]
         a1 = x[f[1]]
         a2 = a1
@@ -207,7 +234,10 @@ def get_kernels(dim: int, scalar=wp.float64):
         n = facet_normal(a0, a1, a2)
         depth = wp.dot(q - p, n)
         gap = wp.length(q - p)
-        if depth > scalar(0.0) and gap <= depth * scalar(1.0001) + scalar(1.0e-12):
+        if depth > scalar(0.0) and gap > depth * scalar(1.0001) + scalar(1.0e-12):
+            n = (q - p) / gap
+            depth = gap
+        if depth > scalar(0.0):
             w0 = scalar(0.0)
             w1 = scalar(0.0)
             w2 = scalar(0.0)
@@ -222,8 +252,12 @@ def get_kernels(dim: int, scalar=wp.float64):
                 w1 = wp.length(wp.cross(a2 - q, a0 - q)) / wp.max(area, tiny)
                 w2 = scalar(1.0) - w0 - w1
             v_facet = w0 * v[f[0]] + w1 * v[f[1]]
+            m_facet = w0 * mass[f[0]] + w1 * mass[f[1]]
             if wp.static(dim == 3):
                 v_facet = v_facet + w2 * v[f[2]]
+                m_facet = m_facet + w2 * mass[f[2]]
+            # damping c = 2 ratio sqrt(k m) of the lighter side: c dt / m stays below 4 ratio at the stable dt
+            damping = scalar(2.0) * ratio * wp.sqrt(stiffness * wp.min(mass[i], m_facet))
             rel = v[i] - v_facet
             vn = wp.dot(rel, n)
             fn = wp.max(stiffness * depth - damping * vn, scalar(0.0))
@@ -241,16 +275,19 @@ def get_kernels(dim: int, scalar=wp.float64):
             wp.atomic_add(contacts, 0, 1)
 
     @wp.kernel(module=module)
-    def contact_forces(x: wp.array(dtype=vec), v: wp.array(dtype=vec), node_body: wp.array(dtype=int),
-                       node_contact: wp.array(dtype=int), facets: wp.array(dtype=facet),
+    def contact_forces(x: wp.array(dtype=vec), v: wp.array(dtype=vec), mass: wp.array(dtype=scalar),
+                       node_body: wp.array(dtype=int), node_contact: wp.array(dtype=int), facets: wp.array(dtype=facet),
                        facet_start: wp.array(dtype=int), n_bodies: int, body_lo: wp.array(dtype=vec),
-                       body_hi: wp.array(dtype=vec), margin: scalar, stiffness: scalar, damping: scalar, mu: scalar,
+                       body_hi: wp.array(dtype=vec), margin: scalar, stiffness: scalar, ratio: scalar, mu: scalar,
                        force: wp.array(dtype=vec), contacts: wp.array(dtype=int)):
         """Penalty contact of node i with every other body (facets of body b are ``facet_start[b] ..
         facet_start[b + 1]``; a body whose bounding box, grown by ``margin``, misses the node is skipped): a node behind
-        the body's nearest boundary facet (inside the body) gets f = (k depth - c v_n) n plus Coulomb friction
+        its closest boundary point's angle-weighted pseudo-normal (inside the body; ties within 1e-9 relative are
+        the facets sharing the closest edge or corner) gets f = (k depth - c v_n) n plus Coulomb friction
         (|f_t| <= mu f_n, regularised by c |v_t|); the facet's nodes get -f split by the closest point's
-        weights, so contact forces conserve momentum. ``node_contact`` 0 switches a node off."""
+        weights, so contact forces conserve momentum. The damping c = 2 ``ratio`` sqrt(k m) takes the lighter side's
+        ``mass`` (the node's, or the facet's weighted by the closest point; rigid nodes carry a huge mass), so
+        graded meshes with very light nodes stay stable. ``node_contact`` 0 switches a node off."""
         i = wp.tid()
         if node_contact[i] == 0:
             return
@@ -265,17 +302,28 @@ def get_kernels(dim: int, scalar=wp.float64):
             if b != own and outside <= margin:
                 nearest = int(-1)
                 nearest_gap = scalar(1.0e30)
+                pseudo = vec()  # angle-weighted normal of the facets sharing the closest point
+                nearest_q = p
                 for k in range(facet_start[b], facet_start[b + 1]):
                     f = facets[k]
-                    a2 = x[f[1]]
+                    a0 = x[f[0]]
+                    a1 = x[f[1]]
+                    a2 = a1
                     if wp.static(dim == 3):
                         a2 = x[f[2]]
-                    gap = wp.length(closest_on_facet(p, x[f[0]], x[f[1]], a2) - p)
-                    if gap < nearest_gap:
+                    q = closest_on_facet(p, a0, a1, a2)
+                    gap = wp.length(q - p)
+                    tie = scalar(1.0e-9) * nearest_gap + tiny
+                    if gap < nearest_gap - tie:
                         nearest_gap = gap
                         nearest = k
-                if nearest >= 0:  # inside the body when behind its nearest boundary facet
-                    facet_contact(i, p, x, v, facets[nearest], stiffness, damping, mu, force, contacts)
+                        nearest_q = q
+                        pseudo = corner_angle(q, a0, a1, a2) * facet_normal(a0, a1, a2)
+                    elif gap <= nearest_gap + tie:  # the same closest edge or corner
+                        pseudo = pseudo + corner_angle(q, a0, a1, a2) * facet_normal(a0, a1, a2)
+                # inside the body when behind the closest point's angle-weighted pseudo-normal
+                if nearest >= 0 and wp.dot(nearest_q - p, pseudo) > scalar(0.0):
+                    facet_contact(i, p, x, v, mass, facets[nearest], stiffness, ratio, mu, force, contacts)
 
     @wp.kernel(module=module)
     def kick_drift(x: wp.array(dtype=vec), v: wp.array(dtype=vec), force: wp.array(dtype=vec),

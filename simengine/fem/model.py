@@ -14,7 +14,16 @@ Shapes (N nodes of every body, E elements of the deformable bodies, B bodies, d 
 
 A rigid body's nodes move with its pose; its dynamics (translation and rotation under gravity and the contact
 forces on its nodes) are integrated on the host, so gradients (`wp.Tape`, ``requires_grad``) reach the
-deformable bodies' positions, velocities and moduli but not through an impactor's motion.
+deformable bodies' positions, velocities and moduli but not through an impactor's motion:
+
+    model, _ = scene.build(requires_grad=True)    # give the scene a fixed dt: the default one depends on E
+    states = [model.new_state(v=v0, requires_grad=True) for _ in range(steps + 1)]
+    with wp.Tape() as tape:
+        model.compute_forces(states[0].x, states[0].v, states[0].f)   # new_state's forces are off the tape
+        for k in range(steps):
+            model.step(states[k], states[k + 1])
+    tape.backward(grads={states[-1].x: dL_dx})
+    model.youngs_modulus_gradient(), states[0].v.grad                 # dL/dE per body, dL/dv0 per node
 """
 from __future__ import annotations
 
@@ -162,6 +171,12 @@ class FEMModel(Simulator):
         contact = np.zeros(self.n, np.int32)
         contact[np.unique(self.facets_np)] = 1  # boundary nodes take part in contact
         self.node_contact = self._array(contact, wp.int32)
+        rigid_node = np.zeros(self.n, bool)
+        for body in self.bodies:
+            if body["kind"] in ("rigid", "kinematic"):
+                rigid_node[body["nodes"]] = True
+        #: the mass that sets a contact's damping: lumped masses, rigid and kinematic nodes as (nearly) infinite
+        self.contact_mass = self._array(np.where(rigid_node, 1e30, self.mass_np).astype(f), k.scalar)
         order = np.argsort(self.facet_body, kind="stable")
         self.facets = self._array(self.facets_np[order].astype(np.int32).reshape(-1, self.dim) if len(order) else
                                   np.zeros((1, self.dim), np.int32), k.facet)
@@ -249,8 +264,9 @@ class FEMModel(Simulator):
             self.body_hi.fill_(self._near)
             self._launch(k.body_bounds, self.n, [x, self.node_body_wp, self.body_lo, self.body_hi])
             self._launch(k.contact_forces, self.n, [
-                x, v, self.node_body_wp, self.node_contact, self.facets, self.facet_start, len(self.bodies),
-                self.body_lo, self.body_hi, self._margin, self._kc, self._cc, self._mu_c, force, self._contacts])
+                x, v, self.contact_mass, self.node_body_wp, self.node_contact, self.facets, self.facet_start,
+                len(self.bodies), self.body_lo, self.body_hi, self._margin, self._kc, self._cc, self._mu_c, force,
+                self._contacts])
 
     # ---- stepping ---------------------------------------------------------------------------------------------
     def step(self, state_in: FEMState, state_out: FEMState, control=None, dt=None) -> FEMState:
@@ -344,6 +360,20 @@ class FEMModel(Simulator):
         self._place(final, s_out.x, s_out.v, 0)
         s_out.rigid = {b: p for b, p in zip(self.rigid_bodies, final)}
 
+    def youngs_modulus_gradient(self) -> np.ndarray:
+        """dL/dE of each body (zero for rigid and kinematic ones) after ``tape.backward`` of a loss L on a model
+        built with ``requires_grad=True``: every element's mu and lambda (plane stress's lambda* too) are
+        proportional to its body's E, so dL/dE = sum_e (mu_e dL/dmu_e + lambda_e dL/dlambda_e) / E."""
+        if self.mu.grad is None or self.lam.grad is None:
+            raise InputError("youngs_modulus_gradient needs a model built with requires_grad=True and a "
+                             "tape.backward() first")
+        per_cell = (self.mu_np * self.mu.grad.numpy().astype(np.float64)[:self.n_elem]
+                    + self.lam_np * self.lam.grad.numpy().astype(np.float64)[:self.n_elem])
+        E = 2.0 * self.mu_np * (1.0 + self.nu_np)
+        out = np.zeros(len(self.bodies))
+        np.add.at(out, self.element_body, per_cell / E)
+        return out
+
     # ---- checks and recording ------------------------------------------------------------------------------
     def check(self, state: FEMState, step: int) -> None:
         """`SimulationError` naming step, time and the first inverted element (or non-finite node)."""
@@ -401,24 +431,41 @@ class FEMModel(Simulator):
         return {"kinetic": kinetic, "elastic": elastic, "gravity": gravity, "total": kinetic + elastic + gravity}
 
     def relax(self, state: FEMState, tolerance: float = 1e-6, max_steps: int = 200_000) -> FEMState:
-        """Damped dynamic relaxation by kinetic damping (velocities zeroed at every kinetic-energy peak) until
-        the largest unbalanced nodal force on a free axis is below ``tolerance`` x the largest applied one."""
+        """Damped dynamic relaxation by kinetic damping (velocities, rigid impactors' included, zeroed at every
+        kinetic-energy peak) until the largest unbalanced nodal force on a free axis is below ``tolerance`` x the
+        largest applied one: gravity and loads, or the contact force on a rigid or kinematic body's node (a body
+        pressed by an actuator). Actuators follow their keyframes; convergence counts after their last one."""
         check_range("tolerance", tolerance, 0.0, None, low_open=True)
-        applied = np.abs(self.mass_np[:, None] * self.gravity + self.load_np).max()
-        applied = max(float(applied), 1e-30)
+        external = float(np.abs(self.mass_np[:, None] * self.gravity + self.load_np).max())
+        rigid = np.zeros(self.n, bool)
+        dynamic = np.ones(self.n, bool)
+        until = 0.0
+        for body in self.bodies:
+            if body["kind"] in ("rigid", "kinematic"):
+                rigid[body["nodes"]] = True
+            if body["kind"] == "kinematic":
+                dynamic[body["nodes"]] = False
+                until = max(until, float(body.get("until", 0.0)))
         a, b = state, self.new_state(state.x.numpy(), state.v.numpy())
-        previous = math.inf
+        previous, residual, applied = math.inf, math.inf, external
         for _ in range(int(max_steps)):
             self.step(a, b)
             a, b = b, a
             v = a.v.numpy()
-            kinetic = float((self.mass_np[:, None] * v * v).sum())
+            kinetic = float((self.mass_np[dynamic, None] * v[dynamic] ** 2).sum())
             if kinetic < previous:  # past a peak: restart from rest
                 a.v.zero_()
+                for b_index, pose in a.rigid.items():
+                    if self.bodies[b_index]["kind"] == "rigid":
+                        pose["vel"] = np.zeros_like(pose["vel"])
+                        pose["omega"] = np.zeros_like(pose["omega"]) if self.dim == 3 else 0.0
                 kinetic = 0.0
             previous = kinetic
-            residual = np.abs(a.f.numpy() * self.free_np).max()
-            if residual <= tolerance * applied:
+            f = a.f.numpy()
+            residual = np.abs(f * self.free_np).max()
+            contact = float(np.abs(f[rigid] - self.mass_np[rigid, None] * self.gravity).max()) if rigid.any() else 0.0
+            applied = max(external, contact, 1e-30)
+            if a.time >= until and residual <= tolerance * applied:
                 return a
         raise SimulationError(f"relax did not converge in {max_steps} steps (unbalanced force {residual:.3g}, "
                               f"tolerance {tolerance:g} x {applied:.3g})")

@@ -54,7 +54,8 @@ class Scene:
         dim: 2 or 3. gravity: (dim,) m/s^2 (default -9.81 along y). damping: velocity decay rate (1/s).
         dt: the step (default: half the stability limit, the smallest element's P-wave crossing time and the
             contact springs' period). contact_stiffness: penalty stiffness k (N/m per unit thickness in 2D;
-            default CONTACT_FACTOR E_max h^(dim - 2)). contact_damping: damping ratio of the contact springs.
+            default CONTACT_FACTOR E_max h^(dim - 2)). contact_damping: damping ratio of the contact springs
+            (c = 2 ratio sqrt(k m), m the lighter side's nodal mass).
         friction: Coulomb coefficient of every contact. device / dtype: as for the other simulators.
     """
 
@@ -121,17 +122,37 @@ class Scene:
 
     def add_body(self, vertices, cells, material, density=1000.0, plane="strain", name=None) -> Body:
         """A deformable body of ``material`` (`fem.LinearElastic`, `fem.Corotated`, `fem.NeoHookean`); 2D bodies
-        are plane strain or plane stress."""
+        are plane strain or plane stress. ``density`` (kg/m^3; per unit thickness in 2D) is one value or one per
+        cell (graded materials, or mass scaling of a quasi-static run: static answers do not depend on it)."""
         name = name or f"body{len(self._bodies)}"
         if not isinstance(material, Material):
             raise InputError(f"{name}: material = {material!r} is not a simengine.fem material")
         if plane not in ("strain", "stress"):
             raise InputError(f"{name}: plane = {plane!r} is not one of ['strain', 'stress']")
-        density = float(check_range(f"{name} density", density, 0.0, None, low_open=True))
+        if np.ndim(density) == 0:
+            density = float(check_range(f"{name} density", density, 0.0, None, low_open=True))
         vertices, cells, measure = self._mesh(name, vertices, cells)
+        cell_density = self._cell_density(name, density, len(cells))
         self._check_overlap(name, vertices, cells)
-        return self._add("deformable", vertices, cells, {"name": name, "material": material, "density": density,
+        return self._add("deformable", vertices, cells, {"name": name, "material": material, "density": cell_density,
                                                           "plane": plane, "measure": measure})
+
+    @staticmethod
+    def _cell_density(name, density, n_cells) -> np.ndarray:
+        if np.ndim(density) == 0:
+            return np.full(n_cells, float(density))
+        try:
+            values = np.asarray(density, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} density must be a number or one number per cell") from None
+        if values.shape != (n_cells,):
+            raise InputError(f"{name} density has shape {values.shape}; expected one value or one per cell "
+                             f"({n_cells},)")
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if len(bad):
+            raise InputError(f"{name} density of cell {int(bad[0])} = {values[bad[0]]!r} is outside the allowed "
+                             "range (0, inf)")
+        return values
 
     def _rigid_info(self, name, vertices, cells, measure, mass):
         nodal = np.zeros(len(vertices))
@@ -272,10 +293,16 @@ class Scene:
                 lam += [lam_b] * k
                 nu += [float(m.poisson_ratio)] * k
                 strain += [int(info["plane"] == "strain")] * k
-                density += [info["density"]] * k
+                density += info["density"].tolist()
                 element_body += [b] * k
-                np.add.at(mass, body_cells.ravel(), np.repeat(info["density"] * info["measure"] / (d + 1), d + 1))
-                params[nodes] = [float(m.youngs_modulus), float(m.poisson_ratio), info["density"]]
+                cell_mass = info["density"] * info["measure"]
+                np.add.at(mass, body_cells.ravel(), np.repeat(cell_mass / (d + 1), d + 1))
+                volume = np.zeros(n)
+                np.add.at(volume, body_cells.ravel(), np.repeat(info["measure"], d + 1))
+                weighted = np.zeros(n)
+                np.add.at(weighted, body_cells.ravel(), np.repeat(cell_mass, d + 1))
+                params[nodes, 0], params[nodes, 1] = float(m.youngs_modulus), float(m.poisson_ratio)
+                params[nodes, 2] = weighted[nodes] / np.maximum(volume[nodes], 1e-300)  # measure-weighted density
                 bodies.append({"kind": "deformable", "nodes": nodes})
             else:
                 mass[nodes] = info["nodal_mass"]
@@ -284,6 +311,7 @@ class Scene:
                 ptype[nodes] = int(ParticleType.RIGID_BODY if info["kind"] == "rigid" else ParticleType.MOVING_WALL)
                 bodies.append({k2: info[k2] for k2 in ("kind", "mass", "com", "offsets", "inertia")}
                               | {"nodes": nodes, "path": info.get("path"),
+                                 "until": info["keyframes"][-1][0] if info["kind"] == "kinematic" else 0.0,
                                  "translation": info.get("translation", np.ones(d)),
                                  "rotates": info.get("rotates", True)})
         for i, axes in self._fixed.items():
@@ -299,7 +327,6 @@ class Scene:
                   "cells": all_cells.astype(np.int32), "mesh_pos": X.astype(np.float32),
                   "material_params": params.astype(np.float32)}
         stiffness = self._contact_stiffness()
-        median_mass = float(np.median(mass[mass > 0])) if (mass > 0).any() else 1.0
         model = FEMModel(
             dim=d, vertices=X, cells=np.concatenate(cells) if cells else np.zeros((0, d + 1), np.int64),
             element_law=law, element_mu=mu, element_lam=lam, element_nu=nu, element_strain=strain,
@@ -307,7 +334,7 @@ class Scene:
             node_body=node_body, node_type=node_type, facets=np.concatenate(facets),
             facet_body=np.concatenate(facet_body), bodies=bodies, gravity=self.gravity,
             dt=self._dt, damping=self.damping, contact_stiffness=stiffness,
-            contact_damping=self.contact_damping * 2.0 * math.sqrt(stiffness * median_mass),
+            contact_damping=self.contact_damping,
             friction=self.friction, device=self.device, dtype=dtype or self.dtype, requires_grad=requires_grad,
             static=static, description=self.description())
         v0 = np.zeros((n, d))
@@ -363,7 +390,11 @@ class Scene:
             entry = {"kind": info["kind"], "name": info.get("name"), "nodes": len(self._vertices[b]),
                      "cells": len(self._cells[b])}
             if info["kind"] == "deformable":
-                entry.update(material=info["material"].to_dict(), density=info["density"], plane=info["plane"])
+                rho = info["density"]
+                mean = float((rho * info["measure"]).sum() / info["measure"].sum())
+                entry.update(material=info["material"].to_dict(), density=mean, plane=info["plane"])
+                if rho.min() != rho.max():
+                    entry.update(density_range=[float(rho.min()), float(rho.max())])
             elif info["kind"] == "rigid":
                 entry.update(mass=info["mass"], velocity=info["velocity"].tolist())
             else:
