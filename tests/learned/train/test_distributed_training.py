@@ -3,13 +3,11 @@ process on the same global batch, hold equal parameters, and a run stopped by SI
 uninterrupted run. Each torchrun start costs ~10 s (the launcher, then torch, Warp and simengine imported by
 every rank), so this file starts it three times; the rest runs in this process (the batch-size error as one
 rank of two, normaliser statistics over two "ranks", the slicing of the training noise)."""
-import csv
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from learned.nn.normalizer import OnlineNormalizer, reduced_statistics
 from learned.train import load_checkpoint
 from learned.train.distributed import World, check_same_parameters
 from simengine.cli import main as cli
+from tests.learned.train.runs import metrics_rows, signal_after_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # a tiny GNS; batches of 4 windows (2 per process); validation and checkpoints (on rank 0) every 10 steps
@@ -54,9 +53,7 @@ def _train_args(data, run, steps) -> list:
     return ["train", "gns", "--data", data, "--out", run, "--steps", str(steps)] + SETTINGS
 
 
-def _metrics(run) -> list:
-    with open(os.path.join(run, "metrics.csv")) as f:
-        return [(r["step"], r["loss"], r["lr"], r["val_loss"], r["val_rollout_mse"]) for r in csv.DictReader(f)]
+_metrics = metrics_rows
 
 
 def _assert_same_state(a: dict, b: dict, **tolerance):
@@ -78,23 +75,7 @@ def test_two_processes_train_like_one_and_resume_like_an_uninterrupted_run(balli
     stopped = str(tmp_path / "stopped")
     proc = subprocess.Popen(_torchrun(["-m", "simengine"] + _train_args(ballistic_dataset, stopped, 100000)),
                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                rows = len(_metrics(stopped))
-            except (OSError, KeyError):
-                rows = 0
-            if rows >= 10:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.communicate()[1]
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    _, err = signal_after_rows(proc, stopped, 10, signal.SIGTERM, wait=180, timeout=120)
     assert err.count("simengine train: interrupted (SIGTERM); saved step") == 1, err  # rank 0 alone says it
     reached = load_checkpoint(os.path.join(stopped, "checkpoints", "last.pt"))["step"]
     assert reached >= 10 and int(_metrics(stopped)[-1][0]) == reached

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from learned.data.synthetic import ballistic_trajectory, write_toy_dataset
 from learned.train import Trainer, load_checkpoint, save_checkpoint
 from simengine.cli import main as cli
 from simengine.errors import DatasetError, InputError
+from tests.learned.train.runs import metrics_rows, signal_after_rows
 
 TINY = dict(latent=16, message_passing_steps=1, graph_backend="torch")
 FAST = dict(num_threads=1, val_every=1000, checkpoint_every=1000, log_every=1000, val_windows=2,
@@ -110,9 +110,7 @@ def _train_cmd(data, out, steps):
             "--set", "train.lr=1e-3"] + CLI_TINY
 
 
-def _metrics(run):
-    with open(os.path.join(run, "metrics.csv")) as f:
-        return [(r["step"], r["loss"], r["lr"], r["val_loss"], r["val_rollout_mse"]) for r in csv.DictReader(f)]
+_metrics = metrics_rows
 
 
 def test_sigint_saves_last_pt_and_resume_matches_an_uninterrupted_run(ballistic_dataset, tmp_path):
@@ -120,22 +118,7 @@ def test_sigint_saves_last_pt_and_resume_matches_an_uninterrupted_run(ballistic_
     run = str(tmp_path / "interrupted")
     proc = subprocess.Popen(_train_cmd(ballistic_dataset, run, 100000), cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                rows = len(_metrics(run))
-            except (OSError, KeyError):
-                rows = 0
-            if rows >= 12:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.communicate()[1]
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, err = signal_after_rows(proc, run, 12, signal.SIGINT, wait=120, timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted (SIGINT); saved step" in err
     reached = load_checkpoint(os.path.join(run, "checkpoints", "last.pt"))["step"]
