@@ -42,17 +42,22 @@ def connect(scheduler=None, scheduler_file=None, timeout: float | None = None):
     return client
 
 
-def _probe(folder: str) -> str:
+def _probe(folder: str) -> dict:
+    """Run on every worker: its host, simengine version, and the error of writing a file into ``folder``."""
     import socket
 
     import simengine
 
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f".probe-{socket.gethostname()}-{os.getpid()}")
-    with open(path, "w") as f:
-        f.write("ok")
-    os.remove(path)
-    return simengine.__version__
+    host, error = socket.gethostname(), None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f".probe-{host}-{os.getpid()}")
+        with open(path, "w") as f:
+            f.write("ok")
+        os.remove(path)
+    except OSError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return {"host": host, "version": simengine.__version__, "error": error}
 
 
 def check_workers(client, shard_root: str, wait: float = CONNECT_TIMEOUT) -> int:
@@ -68,18 +73,19 @@ def check_workers(client, shard_root: str, wait: float = CONNECT_TIMEOUT) -> int
     if not workers:
         raise InputError(f"the Dask cluster at {client.scheduler.address} has no workers (waited {wait:.0f} s)")
     try:
-        versions = client.run(_probe, shard_root)
-    except OSError as exc:
-        raise InputError(f"a Dask worker cannot write the output folder {shard_root}: {exc}; the output must be "
-                         "on storage every worker shares") from None
-    except Exception as exc:  # noqa: BLE001 - a worker-side failure, reported with its message
-        raise InputError(f"a Dask worker failed its start-up check on {shard_root}: {type(exc).__name__}: {exc}") \
-            from None
-    for address, version in versions.items():
-        if version != simengine.__version__:
-            raise InputError(f"Dask worker {address} runs simengine {version}; this client (on "
-                             f"{socket.gethostname()}) runs {simengine.__version__}: install the same version")
-    return len(versions)
+        probes = client.run(_probe, shard_root)
+    except Exception as exc:  # noqa: BLE001 - e.g. a worker without simengine: reported with its message
+        raise InputError(f"a Dask worker failed its start-up check (is simengine installed on every worker?): "
+                         f"{type(exc).__name__}: {exc}") from None
+    for address, probe in probes.items():
+        if probe["version"] != simengine.__version__:
+            raise InputError(f"Dask worker {address} (host {probe['host']}) runs simengine {probe['version']}; this "
+                             f"client (on {socket.gethostname()}) runs {simengine.__version__}: install the same "
+                             "version")
+        if probe["error"]:
+            raise InputError(f"Dask worker {address} on host {probe['host']} cannot write the output folder "
+                             f"{shard_root} ({probe['error']}); the output must be on storage every worker shares")
+    return len(probes)
 
 
 def run_on_cluster(client, calls, *, on_done=None) -> list:

@@ -146,8 +146,8 @@ def test_a_worker_with_another_simengine_version_is_named(script, tmp_path, clus
 
     sched_file, _, _ = cluster
     monkeypatch.setattr(simengine, "__version__", "0.0.0-client")  # the workers run the installed version
-    with pytest.raises(InputError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ runs simengine .*this client .*runs "
-                                         r"0\.0\.0-client"):
+    with pytest.raises(InputError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ \(host \S+\) runs simengine .*this "
+                                         r"client .*runs 0\.0\.0-client"):
         generate_dataset(script, tmp_path / "v", SPLITS, seed=3, scheduler_file=sched_file, progress=False)
 
 
@@ -170,3 +170,17 @@ def test_shard_ranges_running_at_once_from_the_command_line(script, tmp_path, mo
     assert_same_arrays(arrays(out), arrays(tmp_path / "single"))
     bad = subprocess.run(base + ["--shard-range", "3:2"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "shard range = 3:2" in bad.stderr
+
+
+def test_a_worker_that_cannot_write_the_output_is_named_with_host_and_path(tmp_path, cluster):
+    from dask.distributed import Client
+
+    from simengine.generate.cluster import check_workers
+
+    sched_file, _, _ = cluster
+    (tmp_path / "a-file").write_text("not a folder")
+    shards = str(tmp_path / "a-file" / ".shards")
+    with Client(scheduler_file=sched_file, timeout=30) as client:
+        with pytest.raises(InputError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ on host \S+ cannot write the "
+                                             r"output folder .*a-file/\.shards \((NotADirectoryError|FileExistsError)"):
+            check_workers(client, shards)
