@@ -35,7 +35,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from simengine.errors import InputError, check_range
+from simengine.errors import InputError, SimulationError, check_range
 
 #: steps between two blow-up checks when no frame is recorded in between
 CHECK_EVERY = 25
@@ -95,6 +95,21 @@ class Simulator:
         return Trajectory(position, particle_type, dt=frame_dt, extras={**frames, **static}, metadata=metadata)
 
     # helpers for subclasses
+    def _check_particles(self, kernel, state, step: int, max_speed, *, label: str, bound: str, hint: str) -> None:
+        """Launch ``kernel(x, v, max_speed, first_bad)``, which lowers ``first_bad[0]`` (reset here to N) to the
+        index of every particle that is non-finite or faster than ``max_speed``, and raise `SimulationError`
+        naming ``label``, the step, the time, that particle's position and velocity, ``bound`` and ``hint``.
+        Uses ``self._first_bad`` (a 1-element int array), ``self.n``, ``self.wp`` and ``self.device``."""
+        self._first_bad.fill_(self.n)
+        self.wp.launch(kernel, dim=self.n, inputs=[state.x, state.v, max_speed, self._first_bad], device=self.device)
+        bad = int(self._first_bad.numpy()[0])
+        if bad < self.n:
+            x, v = state.x.numpy()[bad], state.v.numpy()[bad]
+            raise SimulationError(
+                f"{label} blew up at step {step}, t = {state.time:.6g} s: particle {bad} at x = "
+                f"{np.round(x, 5).tolist()} has v = {np.round(v, 5).tolist()} (|v| = {np.linalg.norm(v):.4g}, "
+                f"bound {bound}, or non-finite); {hint}")
+
     def _no_control(self, control) -> None:
         if control is not None:
             raise InputError(f"control = {control!r}: the {self.name} simulator takes no control (use None)")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine.deformables.gripper import GripperControl, quaternion_matrix, slerp
-from simengine.errors import InputError, SimulationError, check_range
+from simengine.errors import InputError, check_range
 from simengine.parallel import LaunchCache, prepare, run_parallel, split
 from simengine.runtime import default_threads, init_warp, resolve_device
 from simengine.simulator import Simulator
@@ -388,16 +388,9 @@ class DeformablesModel(Simulator):
     def check(self, state: DeformableState, step: int) -> None:
         """`SimulationError` naming step, time and the first particle that is non-finite or faster than
         ``max_speed``."""
-        self._first_bad.fill_(self.n)
-        self.wp.launch(self.k.check_particles, dim=self.n, device=self.device,
-                       inputs=[state.x, state.v, self.k.scalar(self.max_speed), self._first_bad])
-        bad = int(self._first_bad.numpy()[0])
-        if bad < self.n:
-            x, v = state.x.numpy()[bad], state.v.numpy()[bad]
-            raise SimulationError(
-                f"deformables blew up at step {state.step}, t = {state.time:.6g} s: particle {bad} at x = "
-                f"{np.round(x, 5).tolist()} has v = {np.round(v, 5).tolist()} (|v| = {np.linalg.norm(v):.4g}, "
-                f"bound {self.max_speed:g} m/s, or non-finite); use more substeps or softer springs")
+        self._check_particles(self.k.check_particles, state, state.step, self.k.scalar(self.max_speed),
+                              label="deformables", bound=f"{self.max_speed:g} m/s",
+                              hint="use more substeps or softer springs")
 
     def frame(self, state: DeformableState) -> dict:
         out = {"position": state.x.numpy().astype(np.float32), "velocity": state.v.numpy().astype(np.float32)}

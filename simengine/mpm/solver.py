@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simengine.errors import InputError, SimulationError
+from simengine.errors import InputError
 from simengine.mpm.colliders import check_mode, sample_colliders
 from simengine.mpm.state import MPMGrid, MPMParticles, MPMState
 from simengine.parallel import LaunchCache, prepare, run_parallel, split
@@ -260,17 +260,9 @@ class MPMSolver(Simulator):
     def check(self, state: MPMState, step: int) -> None:
         """Raise `SimulationError` naming the step, time and first particle that is NaN/inf or faster
         than ``max_speed``: a blown-up step never reaches the caller's data."""
-        wp = self.wp
-        self._first_bad.fill_(self.n)
-        wp.launch(self.k.check_particles, dim=self.n, inputs=[state.x, state.v, self.max_speed, self._first_bad],
-                  device=self.device)
-        bad = int(self._first_bad.numpy()[0])
-        if bad < self.n:
-            x, v = state.x.numpy()[bad], state.v.numpy()[bad]
-            raise SimulationError(
-                f"MPM blew up at step {step}, t = {state.time:.6g} s: particle {bad} at x = {np.round(x, 5).tolist()} "
-                f"has v = {np.round(v, 5).tolist()} (|v| = {np.linalg.norm(v):.4g}, bound {self.max_speed:.4g} "
-                f"= one cell per step, or non-finite); reduce dt or check the material parameters")
+        self._check_particles(self.k.check_particles, state, step, self.max_speed, label="MPM",
+                              bound=f"{self.max_speed:.4g} = one cell per step",
+                              hint="reduce dt or check the material parameters")
 
     def close(self):
         """Drop recorded launches (the thread pool is shared: nothing else to release)."""
