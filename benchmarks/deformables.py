@@ -50,6 +50,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from simengine.runtime import cpu_name  # noqa: E402
+
 DT, SUBSTEPS = 1.0 / 60.0, 100
 GROUND_FRICTION = 0.5
 ROPE = dict(segments=64, length=0.64, mass=0.05, stiffness=2e3, bend_stiffness=0.5, radius=0.005, tilt_deg=15.0,
@@ -59,17 +61,6 @@ CLOTH = dict(size=0.5, resolution=32, mass=0.1, stiffness=300.0, shear_stiffness
 PLUSH = dict(mesh="assets/bunny.obj", scale=0.2, spacing=0.008, mass=0.1, stiffness=100.0, neighbours=16,
              drop=0.03, damping=1.0)
 DATASET = dict(script="scenes/rope_pull.py", episodes=20, workers=2, target_s=300.0)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cache_entries() -> int:

@@ -63,6 +63,20 @@ def resolve_device(device: str | None = None) -> str:
     raise InputError(f"{field} = {device!r} is not one of 'cpu', 'cuda', 'cuda:N'")
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` where there is one), for benchmark reports."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cpu_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS reports one)."""
     try:
