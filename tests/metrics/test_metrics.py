@@ -119,15 +119,10 @@ def test_compare_sets_perfect_prediction_and_divergence_marking():
     assert np.isfinite(out["summary"]["prediction"]["mse"]["all"])
 
 
-def test_sinkhorn_self_term_cache_and_the_stated_subsample(tmp_path):
-    rng = np.random.default_rng(3)
-    x, y = rng.random((40, 2)), rng.random((40, 2))
-    cache = {}
-    first = sinkhorn_divergence(x, y, 0.02, cache=cache, key=7)
-    assert len(cache) == 1 and sinkhorn_divergence(x, y, 0.02, cache=cache, key=7) == first
-    assert first == sinkhorn_divergence(x, y, 0.02)  # the cached self-term is the same number
-
+def test_the_subsampled_sinkhorn_is_stated(tmp_path):
     from simengine.report import write_comparison
+
+    rng = np.random.default_rng(3)
 
     frames = np.cumsum(rng.normal(0, 0.01, (12, 60, 2)), 0) + rng.random((1, 60, 2))
     truth = Trajectory(frames.astype(np.float32), np.full(60, int(ParticleType.SAND)), dt=0.01,
@@ -141,3 +136,6 @@ def test_sinkhorn_self_term_cache_and_the_stated_subsample(tmp_path):
     assert "estimated on 20 random particles" in (tmp_path / "part" / "report.html").read_text()
     assert part["summary"]["prediction"]["sinkhorn"] != full["summary"]["prediction"]["sinkhorn"]
     assert part["summary"]["prediction"]["mse"] == full["summary"]["prediction"]["mse"]  # only Sinkhorn changes
+    last = full["trajectories"][0]["prediction"]  # the last frame is a scored frame at stride 1: the same value
+    assert last["sinkhorn_last"] == last["sinkhorn_per_frame"][-1]
+    assert last["sinkhorn_last"] == sinkhorn_divergence(pred.position[-1], truth.position[-1])
