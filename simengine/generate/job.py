@@ -135,27 +135,37 @@ def _run(script_path, todo, workers, device, progress, shard_root):
     are kept) and is raised naming the trajectory; a worker killed by a signal is retried once in a fresh
     process, then recorded in ``.shards/failed.json`` while the other trajectories go on; the job then
     raises naming every failed trajectory and its signal."""
-    from tqdm import tqdm
-
     if not todo:
         return
     workers = min(workers, len(todo))
     script = os.path.basename(script_path)
-    with contextlib.suppress(FileNotFoundError):  # from an earlier run of this job
-        os.remove(os.path.join(shard_root, "failed.json"))
-    bar = tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr)
 
     def retry(index, reason):
         print(f"simengine generate: trajectory {todo[index].label} of {script}: the worker {reason}; "
               "retrying it once in a fresh process", file=sys.stderr)
 
-    calls = [(run_task, (script_path, task, device, workers > 1)) for task in todo]
-    with bar, _worker_environment(device, single_thread=workers > 1):
+    def run(calls, on_done):  # a crash is reported after its retry: "twice"
+        crashes = run_calls(calls, workers, retries=1, on_done=on_done, on_retry=retry)
+        return [(i, f"{reason}, twice") for i, reason in crashes]
+
+    with _worker_environment(device, single_thread=workers > 1):
+        _simulate(script_path, todo, device, workers > 1, progress, shard_root, run)
+
+
+def _simulate(script_path, todo, device, single_thread, progress, shard_root, run):
+    """Simulate ``todo`` through ``run(calls, on_done) -> [(index, crash reason), ...]`` (local processes or a
+    cluster) with one progress bar; a trajectory that raises stops the job naming it, crashed ones are recorded
+    in ``.shards/failed.json`` (cleared first: it lists the failures of the latest run only)."""
+    from tqdm import tqdm
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(shard_root, "failed.json"))
+    calls = [(run_task, (script_path, task, device, single_thread)) for task in todo]
+    with tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr) as bar:
         try:
-            crashes = run_calls(calls, workers, retries=1, on_done=lambda _i, _r: bar.update(), on_retry=retry)
+            crashes = run(calls, lambda _i, _r: bar.update())
         except CallFailed as failed:
             _raise_failure(todo[failed.index], failed, shard_root)
-    crashes = [(i, f"{reason}, twice") for i, reason in crashes]  # once, and once more in a fresh process
     if crashes:
         _record_crashes(script_path, todo, crashes, shard_root)
 
@@ -178,8 +188,6 @@ def _record_crashes(script_path, todo, crashes, shard_root):
 
 def _run_on_cluster(script_path, todo, device, progress, shard_root, scheduler, scheduler_file):
     """`_run` on a Dask cluster (`simengine.generate.cluster`): the same failure and crash reporting."""
-    from tqdm import tqdm
-
     from simengine.generate.cluster import check_workers, connect, run_on_cluster
 
     if not todo:
@@ -188,16 +196,10 @@ def _run_on_cluster(script_path, todo, device, progress, shard_root, scheduler, 
     try:
         count = check_workers(client, shard_root)
         _say(progress, f"Dask cluster at {client.scheduler.address}: {count} workers")
-        calls = [(run_task, (script_path, task, device, True)) for task in todo]
-        with tqdm(total=len(todo), desc="generate", unit="traj", disable=not progress, file=sys.stderr) as bar:
-            try:
-                crashes = run_on_cluster(client, calls, on_done=lambda _i, _r: bar.update())
-            except CallFailed as failed:
-                _raise_failure(todo[failed.index], failed, shard_root)
+        _simulate(script_path, todo, device, True, progress, shard_root,
+                  lambda calls, on_done: run_on_cluster(client, calls, on_done=on_done))
     finally:
         client.close()
-    if crashes:
-        _record_crashes(script_path, todo, crashes, shard_root)
 
 
 def _raise_failure(task, failed, shard_root):
