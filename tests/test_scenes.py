@@ -10,8 +10,8 @@ import pytest
 
 from simengine.generate.script import load_scene_script
 from simengine.io.types import ParticleType
+from tests.scene_scripts import SCENES
 
-SCENES = os.path.join(os.path.dirname(__file__), "..", "scenes")
 G = 9.81
 COARSE = {2: 24, 3: 20}  # grid_res per dim for the tests
 

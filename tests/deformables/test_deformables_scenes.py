@@ -8,8 +8,8 @@ from simengine.generate import generate_dataset
 from simengine.generate.script import load_scene_script
 from simengine.io import load_dataset, validate_dataset
 from simengine.io.types import ParticleType
+from tests.scene_scripts import SCENES, shortened
 
-SCENES = os.path.join(os.path.dirname(__file__), "..", "..", "scenes")
 KINDS = {"rope_pull": ParticleType.ROPE, "cloth_lift": ParticleType.CLOTH, "plush_drag": ParticleType.PLUSH}
 
 
@@ -28,10 +28,7 @@ def test_scene_protocol_randomisation_and_a_short_run(name):
 
 
 def test_generate_a_rope_dataset(tmp_path):
-    script = tmp_path / "rope_short.py"
-    script.write_text(f"import sys\nsys.path.insert(0, {os.path.abspath(SCENES)!r})\n"
-                      "from rope_pull import make_scene  # noqa: F401\n"
-                      "RUN = dict(duration=0.5, record_every=2)\n")
+    script = shortened(tmp_path, "rope_pull", "duration=0.5, record_every=2")
     meta = generate_dataset(script, tmp_path / "rope", {"train": 2, "valid": 1}, workers=2, seed=0, progress=False)
     assert validate_dataset(tmp_path / "rope").ok
     assert meta["simulator"] == "deformables" and meta["dim"] == 3 and meta["num_trajs_train"] == 2

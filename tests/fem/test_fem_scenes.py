@@ -6,8 +6,7 @@ import numpy as np
 from simengine.generate import generate_dataset
 from simengine.generate.script import load_scene_script
 from simengine.io import load_dataset, validate_dataset
-
-SCENES = os.path.join(os.path.dirname(__file__), "..", "..", "scenes")
+from tests.scene_scripts import SCENES, shortened
 
 
 def test_impact_plate_scene_records_an_impact(tmp_path):
@@ -23,10 +22,7 @@ def test_impact_plate_scene_records_an_impact(tmp_path):
 
 
 def test_deforming_plate_dataset(tmp_path):
-    script = tmp_path / "plate_short.py"
-    script.write_text(f"import sys\nsys.path.insert(0, {os.path.abspath(SCENES)!r})\n"
-                      "from deforming_plate import make_scene  # noqa: F401\n"
-                      "RUN = dict(duration=0.02, record_every=None)\n")
+    script = shortened(tmp_path, "deforming_plate", "duration=0.02, record_every=None")
     meta = generate_dataset(script, tmp_path / "plate", {"train": 1, "valid": 1}, workers=1, seed=0, progress=False)
     assert validate_dataset(tmp_path / "plate").ok and meta["simulator"] == "fem" and meta["dim"] == 3
     traj = load_dataset(tmp_path / "plate", "train")[0]
