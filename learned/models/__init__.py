@@ -3,5 +3,6 @@ from learned.models import (
     gns,  # noqa: F401
     meshgraphnets,  # noqa: F401
     nclaw,  # noqa: F401
+    pgnd,  # noqa: F401
     trajcast,  # noqa: F401
 )
