@@ -47,20 +47,11 @@ import torch
 
 from learned.base import LearnedSimulator
 from learned.nn.graph_net import mlp
+from learned.nn.grippers import check_gripper_count, dataset_episodes, episode_grippers, gripper_motion, shift_action
 from learned.registry import register
-from simengine.errors import DatasetError, InputError
+from simengine.errors import InputError
 
 _STENCIL = torch.tensor(list(itertools.product(range(3), repeat=3)), dtype=torch.long)  # (27, 3)
-
-
-def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
-    """(..., 4) quaternions (x, y, z, w) -> (..., 3, 3) rotation matrices (normalised first)."""
-    q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    x, y, z, w = q.unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1).reshape(*q.shape[:-1], 3, 3)
 
 
 def bspline_stencil(x: torch.Tensor, h: float):
@@ -149,23 +140,20 @@ class PGND(LearnedSimulator):
     @classmethod
     def dataset_config(cls, info, config):
         config = super().dataset_config(info, config)
-        meta = info.metadata or {}
-        episodes = [e for split in (meta.get("varying_parameters") or {}).values() for e in split] or [meta]
+        counts, radii = episode_grippers(info)
         if config.get("grid_spacing") is None:
-            spacing = meta.get("dx")
+            spacing = (info.metadata or {}).get("dx")
             if spacing is None:
                 raise InputError(f"pgnd: set grid_spacing; dataset {info.path} has no particle spacing dx")
             config["grid_spacing"] = 2.0 * float(spacing)
         if config.get("planes") is None:
             found = {tuple((tuple(c["normal"]), c["offset"]) for c in e.get("colliders", []) if c.get("shape") ==
-                           "plane") for e in episodes}
+                           "plane") for e in dataset_episodes(info)}
             config["planes"] = [[list(n), o] for n, o in found.pop()] if len(found) == 1 else []
-        radii = {float(g["radius"]) for e in episodes for g in e.get("grippers", [])}
         if config.get("attach_radius") is None:
             config["attach_radius"] = 1.5 * max(radii) if radii else 0.04
         if config.get("grippers") is None:
-            counts = {len(e.get("grippers", [])) for e in episodes}
-            config["grippers"] = counts.pop() if len(counts) == 1 else None
+            config["grippers"] = counts.pop() if len(counts) == 1 else (0 if not counts else None)
         return config
 
     def window_frames(self, pushforward: int = 0) -> int:
@@ -173,26 +161,9 @@ class PGND(LearnedSimulator):
 
     def check_dataset(self, info) -> None:
         super().check_dataset(info)
-        if "action" in info.keys:
-            meta = info.metadata or {}
-            episodes = [e for split in (meta.get("varying_parameters") or {}).values() for e in split]
-            counts = {len(e.get("grippers", [])) for e in episodes}
-            expected = int(self.config["grippers"])
-            if counts and counts != {expected}:
-                raise InputError(f"pgnd: dataset {info.path} has {sorted(counts)} gripper(s) per episode, the model "
-                                 f"expects {expected}")
+        check_gripper_count(info, self.config["grippers"], "pgnd")
 
     # ----- geometry --------------------------------------------------------------------------------
-    def _grippers(self, action: torch.Tensor):
-        """Poses at t and t+1 from the shifted action window (see `rollout`): positions (B, G, 3), rotation
-        R' Rᵀ (B, G, 3, 3), position after (B, G, 3) and closed (B, G) bool."""
-        now, nxt = action[:, -2], action[:, -1]
-        expected = int(self.config["grippers"])
-        if now.shape[1] != expected:
-            raise InputError(f"pgnd: the input has {now.shape[1]} gripper(s), the model was trained with {expected}")
-        rel = quat_to_matrix(nxt[..., 3:7]) @ quat_to_matrix(now[..., 3:7]).transpose(-1, -2)
-        return now[..., :3], rel, nxt[..., :3], (now[..., 7] > 0.5) & (nxt[..., 7] > 0.5)
-
     def _rigid(self, x, batch, grip):
         """Per point (M, 3) rigid gripper motion and (M,) attached mask (nearest closed gripper in range)."""
         p, rel, p_next, closed = grip
@@ -223,7 +194,7 @@ class PGND(LearnedSimulator):
         samples = int(batch.max()) + 1 if n else 0
         counts = torch.zeros(samples, dtype=x.dtype, device=x.device).index_add_(0, batch, torch.ones_like(x[:, 0]))
         centroid = torch.zeros(samples, 3, dtype=x.dtype, device=x.device).index_add_(0, batch, x) / counts[:, None]
-        grip = self._grippers(window["action"].to(x))
+        grip = gripper_motion(window["action"].to(x), int(c["grippers"]), "pgnd")
         # per-particle PointNet
         vel = pos[1:] - pos[:-1]                                               # (H-1, N, 3)
         rel = (pos[1:] - centroid[batch]) / scale
@@ -275,18 +246,10 @@ class PGND(LearnedSimulator):
         return torch.where(attached[:, None], motion, v)
 
     # ----- training and rollout ----------------------------------------------------------------------
-    @staticmethod
-    def _shift_action(batch: dict) -> dict:
-        """Action entry k := pose at frame k+1 (the last repeated), so a window ending at frame t holds t, t+1."""
-        action = batch.get("action")
-        if action is None:
-            raise DatasetError("pgnd: the batch has no 'action' (gripper poses per frame): PGND is action-conditioned")
-        return {**batch, "action": torch.cat([action[:, 1:], action[:, -1:]], 1)}
-
     def training_step(self, batch: dict, *, generator=None, pushforward: int = 0, noise: bool = True):
         """Sum over ``train_steps`` unrolled steps of the mean squared position error (grid cells²), BPTT."""
         h, steps = self.input_frames, int(self.config["train_steps"])
-        batch = self._shift_action(batch)
+        batch = shift_action(batch, "pgnd")
         pos = batch["position"]
         if pos.shape[0] < h + steps:
             raise InputError(f"pgnd: a training window needs {h + steps} frames, got {pos.shape[0]}")
@@ -308,4 +271,4 @@ class PGND(LearnedSimulator):
         return loss, {"loss": float(loss.detach()), "weight": int(free.sum()) * steps}
 
     def rollout(self, batch: dict, steps: int, **options):
-        return super().rollout(self._shift_action(batch), steps, **options)
+        return super().rollout(shift_action(batch, "pgnd"), steps, **options)

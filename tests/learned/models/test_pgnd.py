@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from learned.models.pgnd import PGND, bspline_stencil, grid_nodes, quat_to_matrix
+from learned.models.pgnd import PGND, bspline_stencil, grid_nodes
+from learned.nn.grippers import quat_to_matrix
 from simengine.cli import main as cli
 from simengine.errors import DatasetError, InputError
 
