@@ -1,6 +1,7 @@
 """Built-in learned simulators; importing this package registers each of them by name."""
 from learned.models import (
     gns,  # noqa: F401
+    gs_dynamics,  # noqa: F401
     meshgraphnets,  # noqa: F401
     nclaw,  # noqa: F401
     pgnd,  # noqa: F401

@@ -3,7 +3,6 @@ one-episode overfit and `simengine train pgnd` / rollout / compare on a short ge
 import json
 import math
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -13,9 +12,6 @@ from learned.models.pgnd import PGND, bspline_stencil, grid_nodes
 from learned.nn.grippers import quat_to_matrix
 from simengine.cli import main as cli
 from simengine.errors import DatasetError, InputError
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-from scene_scripts import shortened  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -122,16 +118,6 @@ def test_errors_name_what_is_wrong():
         model.predict_next(w)
     with pytest.raises(DatasetError, match="action"):
         model.training_step({"position": torch.rand(6, 5, 3), "particle_type": torch.zeros(5, dtype=torch.long)})
-
-
-@pytest.fixture(scope="module")
-def rope_dataset(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pgnd_rope")
-    script = shortened(folder, "rope_pull", "duration=1.2, record_every=2")
-    out = str(folder / "data")
-    assert cli(["generate", str(script), "--out", out, "--train", "2", "--valid", "1", "--test", "1",
-                "--workers", "1", "--quiet"]) == 0
-    return out
 
 
 def test_overfits_one_episode(rope_dataset):
