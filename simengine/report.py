@@ -16,7 +16,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f3f3f3}td.name{text-align:left}.bad{color:#b00}img{max-width:100%}
 .gifs{display:flex;flex-wrap:wrap;gap:12px}.note{color:#555}"""
 
-LABELS = {"prediction": "prediction", "constant_velocity": "constant velocity"}
+LABELS = {"prediction": "prediction", "constant_velocity": "constant velocity",
+          "constant_position": "constant position"}
 
 
 def plot_error_vs_step(metrics: dict, path: str, title: str = "position MSE vs rollout step") -> str:
@@ -27,9 +28,9 @@ def plot_error_vs_step(metrics: dict, path: str, title: str = "position MSE vs r
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    for key, style in (("prediction", "-"), ("constant_velocity", "--")):
+    for key, style in zip(metrics["per_step"], ("-", "--", ":", "-.")):
         curve = np.asarray(metrics["per_step"][key], dtype=float)
-        ax.plot(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-30), style, label=LABELS[key])
+        ax.plot(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-30), style, label=LABELS.get(key, key))
     for h in metrics["summary"]["prediction"]["mse"]:
         if h != "all":
             ax.axvline(int(h), color="#ddd", lw=0.8, zorder=0)
@@ -85,24 +86,31 @@ def _fmt(value) -> str:
 
 
 def metrics_table(metrics: dict) -> str:
-    """HTML table: one row per figure, columns prediction / constant velocity / ratio."""
-    pred, base = metrics["summary"]["prediction"], metrics["summary"]["constant_velocity"]
+    """HTML table: one row per figure, columns prediction / each baseline / best baseline ÷ prediction."""
+    summary = metrics["summary"]
+    pred = summary["prediction"]
+    bases = [k for k in summary if k != "prediction"]
     rows = [(f"position MSE, horizon {h}" if h != "all" else "position MSE, whole rollout",
-             pred["mse"][h], base["mse"].get(h)) for h in pred["mse"]]
-    rows += [("Sinkhorn divergence", pred["sinkhorn"], base["sinkhorn"]),
-             ("kinetic-energy MSE", pred["kinetic_energy_mse"], base["kinetic_energy_mse"]),
-             ("Chamfer distance (simengine)", pred["chamfer"], base["chamfer"])]
-    if "sinkhorn_last" in pred:
-        rows.append(("Sinkhorn divergence, last frame (simengine)", pred["sinkhorn_last"], base.get("sinkhorn_last")))
-    out = ["<table><tr><th>figure (lower is better)</th><th>prediction</th><th>constant velocity</th>"
-           "<th>baseline / prediction</th></tr>"]
-    for name, p, b in rows:
-        better = p is not None and b is not None and p <= b
-        ratio = b / p if p and b is not None and p > 0 else None
-        ps, bs = _fmt(p), _fmt(b)
-        ps, bs = (f"<b>{ps}</b>", bs) if better else (ps, f"<b>{bs}</b>")
-        out.append(f"<tr><td class=name>{html.escape(name)}</td><td>{ps}</td><td>{bs}</td>"
-                   f"<td>{'–' if ratio is None else f'{ratio:.1f}×'}</td></tr>")
+             pred["mse"][h], [summary[b]["mse"].get(h) for b in bases]) for h in pred["mse"]]
+    rows += [(f"mean distance error, horizon {h}" if h != "all" else "mean distance error, whole rollout",
+              pred["mde"][h], [summary[b]["mde"].get(h) for b in bases]) for h in pred.get("mde", {})]
+    for name, key in (("Sinkhorn divergence", "sinkhorn"), ("kinetic-energy MSE", "kinetic_energy_mse"),
+                      ("Chamfer distance (simengine)", "chamfer"), ("earth mover's distance (simengine)", "emd"),
+                      ("Sinkhorn divergence, last frame (simengine)", "sinkhorn_last")):
+        if key in pred:
+            rows.append((name, pred[key], [summary[b].get(key) for b in bases]))
+    out = ["<table><tr><th>figure (lower is better)</th><th>prediction</th>"
+           + "".join(f"<th>{html.escape(LABELS.get(b, b))}</th>" for b in bases)
+           + "<th>best baseline / prediction</th></tr>"]
+    for name, p, others in rows:
+        known = [b for b in others if b is not None]
+        best = min(known) if known else None
+        better = p is not None and best is not None and p <= best
+        ratio = best / p if p and best is not None and p > 0 else None
+        cells = [f"<b>{_fmt(p)}</b>" if better else _fmt(p)]
+        cells += [f"<b>{_fmt(b)}</b>" if not better and b is not None and b == best else _fmt(b) for b in others]
+        out.append(f"<tr><td class=name>{html.escape(name)}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                   + f"<td>{'–' if ratio is None else f'{ratio:.1f}×'}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
 

@@ -1,10 +1,10 @@
 """Compare two sets of trajectories (a prediction against ground truth), with a baseline.
 
-Every figure is computed for the prediction and for the constant-velocity extrapolation of the
-ground truth from the same start frame, so a reader sees at once whether a model beats the trivial
-guess. A prediction that diverged (recorded ``diverged_at`` in its metadata, or non-finite values
-here) is marked, not fatal: frames from the divergence on repeat its last finite frame, and the
-step and reason are listed under ``diverged``.
+Every figure is computed for the prediction and for trivial baselines built from the ground truth up to the
+same start frame (constant velocity by default; constant position, the baseline of the deformable-object papers,
+on request), so a reader sees at once whether a model beats the trivial guess. A prediction that diverged
+(recorded ``diverged_at`` in its metadata, or non-finite values here) is marked, not fatal: frames from the
+divergence on repeat its last finite frame, and the step and reason are listed under ``diverged``.
 """
 from __future__ import annotations
 
@@ -16,13 +16,18 @@ from simengine.metrics._core import (
     HORIZONS,
     LB_STRIDE_INFER,
     chamfer_distance,
+    constant_position,
     constant_velocity,
+    earth_movers_distance,
     horizon_means,
     kinetic_energy,
+    mean_distance_error,
     position_mse,
     sinkhorn_divergence,
 )
 
+#: baselines by name: (truth (T, N, D), start, fixed (N,) bool) -> (T, N, D)
+BASELINES = {"constant_velocity": constant_velocity, "constant_position": constant_position}
 CANDIDATES = ("prediction", "constant_velocity")
 
 
@@ -43,7 +48,8 @@ def _finite_prefix(position: np.ndarray, start: int):
 
 def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, stride: int = LB_STRIDE_INFER,
                        epsilon: float | None = None, max_points: int | None = 512, seed: int = 0,
-                       horizons=HORIZONS, box=None, periodic=None, sinkhorn_points: int | None = None) -> dict:
+                       horizons=HORIZONS, box=None, periodic=None, sinkhorn_points: int | None = None,
+                       baselines=("constant_velocity",), emd_points: int | None = None) -> dict:
     """Metrics of one predicted `Trajectory` against its ground truth, and of the baseline.
 
     LagrangeBench's metrics (`simengine.metrics._core`) on the rollout frames ``start ..`` (rollout frame
@@ -56,6 +62,9 @@ def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, s
     ``sinkhorn_points``: None (LagrangeBench's definition: every particle) or a cheaper estimate on that many
     particles drawn once per trajectory (the same ones in every frame, for prediction, baseline and truth;
     recorded in the settings and stated in the report).
+    ``mde``: mean distance error (mean Euclidean distance between corresponding particles) at the same horizons.
+    ``baselines``: names in `BASELINES` scored beside the prediction. ``emd_points``: also the exact earth mover's
+    distance (``emd``, mean matched distance) on that many particles drawn once, at the scored frames.
     """
     if pred.num_particles != truth.num_particles or pred.dim != truth.dim:
         raise InputError(f"prediction has {pred.num_particles} particles in {pred.dim}D, ground truth "
@@ -70,12 +79,17 @@ def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, s
     true_pos = truth.position[:frames].astype(np.float64)
     pred_pos, nonfinite_at = _finite_prefix(pred.position[:frames].astype(np.float64), start)
     fixed = np.isin(truth.particle_type, [int(t) for t in KINEMATIC_TYPES])
-    candidates = {"prediction": pred_pos, "constant_velocity": constant_velocity(true_pos, start, fixed)}
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise InputError(f"unknown baseline(s) {unknown}; allowed: {sorted(BASELINES)}")
+    candidates = {"prediction": pred_pos, **{b: BASELINES[b](true_pos, start, fixed) for b in baselines}}
     rng = np.random.default_rng(seed)
     n = truth.num_particles
     subset = np.sort(rng.choice(n, max_points, replace=False)) if max_points and n > max_points else slice(None)
     sk_subset = (np.sort(rng.choice(n, sinkhorn_points, replace=False)) if sinkhorn_points and n > sinkhorn_points
                  else slice(None))
+    emd_subset = (np.sort(rng.choice(n, emd_points, replace=False)) if emd_points and n > emd_points
+                  else slice(None))
 
     def divergence(roll, k):
         return sinkhorn_divergence(roll[k][sk_subset], true_roll[k][sk_subset], epsilon, **geometry)
@@ -94,13 +108,18 @@ def compare_trajectory(pred, truth, start: int, *, dt: float, dx: float = 1.0, s
         energy = kinetic_energy(roll, dt, dx, stride, **geometry)
         sinkhorn = [divergence(roll, k) for k in scored]
         chamfer = [chamfer_distance(roll[k][subset], true_roll[k][subset]) for k in scored]
+        mde = mean_distance_error(roll, true_roll, **geometry)
         out[key] = {"mse": horizon_means(per_step, horizons), "per_step": per_step.tolist(),
                     "sinkhorn": float(np.mean(sinkhorn)), "sinkhorn_per_frame": sinkhorn,
                     "sinkhorn_last": (sinkhorn[-1] if scored[-1] == len(roll) - 1  # already scored
                                       else divergence(roll, len(roll) - 1)),
                     "chamfer": float(np.mean(chamfer)),
                     "kinetic_energy_mse": float(((energy - true_energy) ** 2).mean()),
-                    "kinetic_energy": energy.tolist()}
+                    "kinetic_energy": energy.tolist(), "mde": horizon_means(mde, horizons),
+                    "mde_per_step": mde.tolist()}
+        if emd_points:
+            out[key]["emd"] = float(np.mean([earth_movers_distance(roll[k][emd_subset], true_roll[k][emd_subset])
+                                             for k in scored]))
     out["true_kinetic_energy"] = true_energy.tolist()
     out["scored_frames"] = [start + k for k in scored]
     return out
@@ -122,28 +141,31 @@ def compare_sets(preds, truths, start: int | None = None, progress: bool = False
         if truth is None:
             raise InputError(f"no ground-truth trajectory for prediction {name or i!r}")
         pairs.append((pred, truth))
+    candidates = ("prediction", *kwargs.get("baselines", ("constant_velocity",)))
     results = []
     for pred, truth in tqdm(pairs, desc="compare", unit="traj", disable=not progress):
         s = start if start is not None else pred.metadata.get("rollout_start")
         if s is None:
             raise InputError(f"prediction {pred.metadata.get('name')!r} does not record rollout_start; pass start")
         results.append(compare_trajectory(pred, truth, int(s), **kwargs))
-    return {"summary": {key: _aggregate(results, key) for key in CANDIDATES},
-            "per_step": {key: _mean_curve([r[key]["per_step"] for r in results]) for key in CANDIDATES},
+    return {"summary": {key: _aggregate(results, key) for key in candidates},
+            "per_step": {key: _mean_curve([r[key]["per_step"] for r in results]) for key in candidates},
             "diverged": [{"name": r["name"], "step": r["diverged_at"], "reason": r["reason"]}
                          for r in results if r["diverged_at"]],
             "trajectories": results,
             "settings": {"num_trajectories": len(results), **{k: v for k, v in kwargs.items()
                                                               if k in ("dt", "dx", "stride", "epsilon", "max_points",
-                                                                       "periodic", "sinkhorn_points")}}}
+                                                                       "periodic", "sinkhorn_points", "baselines",
+                                                                       "emd_points")}}}
 
 
 def _aggregate(results, key) -> dict:
     horizons = sorted({h for r in results for h in r[key]["mse"]},
                       key=lambda h: (h == "all", int(h) if h != "all" else 0))
-    return {"mse": {h: float(np.mean([r[key]["mse"][h] for r in results if h in r[key]["mse"]])) for h in horizons},
+    return {**{m: {h: float(np.mean([r[key][m][h] for r in results if h in r[key][m]])) for h in horizons}
+               for m in ("mse", "mde")},
             **{m: float(np.mean([r[key][m] for r in results]))
-               for m in ("chamfer", "sinkhorn", "sinkhorn_last", "kinetic_energy_mse")}}
+               for m in ("chamfer", "sinkhorn", "sinkhorn_last", "kinetic_energy_mse", "emd") if m in results[0][key]}}
 
 
 def _mean_curve(curves) -> list:

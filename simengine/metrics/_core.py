@@ -276,3 +276,35 @@ def constant_velocity(truth: np.ndarray, start: int, fixed: np.ndarray | None = 
     if fixed is not None:
         out[:, fixed] = truth[:, fixed]
     return out.astype(np.float32)
+
+
+def constant_position(truth: np.ndarray, start: int, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Truth frames before ``start``, then the last observed frame x_{start-1} held (the baseline GS-Dynamics' and
+    PGND's papers compare against); ``fixed`` (N,) bool particles keep their true positions."""
+    if start < 1:
+        raise InputError(f"constant-position baseline needs start >= 1 observed frame, got start = {start}")
+    truth = np.asarray(truth, np.float64)
+    out = truth.copy()
+    out[start:] = truth[start - 1]
+    if fixed is not None:
+        out[:, fixed] = truth[:, fixed]
+    return out.astype(np.float32)
+
+
+def mean_distance_error(pred: np.ndarray, truth: np.ndarray, box=None, periodic=None) -> np.ndarray:
+    """Per frame mean Euclidean distance between corresponding particles (MDE, PGND's metric): (T,)."""
+    return np.linalg.norm(displacement(pred, truth, box, periodic), axis=-1).mean(axis=-1)
+
+
+def earth_movers_distance(a, b) -> float:
+    """Mean distance of the optimal one-to-one matching of equal-size point sets a, b (N, D) (EMD with unit
+    masses, exact by the Hungarian algorithm: O(N³), use a few hundred points)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise InputError(f"EMD needs point sets of one size, got {a.shape} and {b.shape}")
+    cost = cdist(a, b)
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())

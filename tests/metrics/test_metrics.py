@@ -8,10 +8,13 @@ from simengine.io import ParticleType, Trajectory
 from simengine.metrics import (
     chamfer_distance,
     compare_sets,
+    constant_position,
     constant_velocity,
+    earth_movers_distance,
     entropic_ot,
     horizon_means,
     kinetic_energy,
+    mean_distance_error,
     position_mse,
     sinkhorn_divergence,
 )
@@ -139,3 +142,38 @@ def test_the_subsampled_sinkhorn_is_stated(tmp_path):
     last = full["trajectories"][0]["prediction"]  # the last frame is a scored frame at stride 1: the same value
     assert last["sinkhorn_last"] == last["sinkhorn_per_frame"][-1]
     assert last["sinkhorn_last"] == sinkhorn_divergence(pred.position[-1], truth.position[-1])
+
+
+def test_mean_distance_error_and_emd_by_hand_and_brute_force():
+    import itertools
+
+    truth = np.zeros((2, 3, 3))
+    pred = truth.copy()
+    pred[1, 0] = [3.0, 4.0, 0.0]                                     # one particle 5 away, two exact
+    np.testing.assert_allclose(mean_distance_error(pred, truth), [0.0, 5.0 / 3])
+    rng = np.random.default_rng(4)
+    a, b = rng.random((6, 3)), rng.random((6, 3))
+    brute = min(np.linalg.norm(a - b[list(p)], axis=1).mean() for p in itertools.permutations(range(6)))
+    assert earth_movers_distance(a, b) == pytest.approx(brute, rel=1e-12)
+    assert earth_movers_distance(a, a[::-1]) == pytest.approx(0.0, abs=1e-12)    # order does not matter
+    assert earth_movers_distance(a, a + [0.0, 0.3, 0.4]) == pytest.approx(0.5)    # a translation: its length
+    with pytest.raises(InputError, match="one size"):
+        earth_movers_distance(a, b[:5])
+
+
+def test_constant_position_baseline_and_extra_candidates():
+    rng = np.random.default_rng(5)
+    t = np.arange(12, dtype=float)[:, None, None]
+    truth = rng.random((1, 5, 3)) + 0.01 * t
+    held = constant_position(truth, 4)
+    np.testing.assert_allclose(held[:4], truth[:4], rtol=1e-6)
+    np.testing.assert_allclose(held[4:], np.broadcast_to(truth[3], (8, 5, 3)), rtol=1e-6)
+    out = compare_sets([_traj(truth, rollout_start=4)], [_traj(truth)], dt=0.1, stride=2,
+                       baselines=("constant_velocity", "constant_position"), emd_points=4)
+    s = out["summary"]
+    assert set(s) == {"prediction", "constant_velocity", "constant_position"}
+    assert s["prediction"]["mde"]["all"] == 0.0 and s["prediction"]["emd"] == pytest.approx(0.0, abs=1e-12)
+    assert s["constant_velocity"]["mde"]["all"] == pytest.approx(0.0, abs=1e-6)   # the truth moves uniformly
+    assert s["constant_position"]["mde"]["1"] == pytest.approx(0.01 * np.sqrt(3), rel=1e-4)
+    with pytest.raises(InputError, match="unknown baseline"):
+        compare_sets([_traj(truth, rollout_start=4)], [_traj(truth)], dt=0.1, baselines=("zero",))
