@@ -149,6 +149,26 @@ class LearnedSimulator(nn.Module):
         kinematic = torch.tensor([int(t) for t in KINEMATIC_TYPES], device=particle_type.device)
         return torch.isin(particle_type, kinematic)
 
+    def kinematic_axes(self, batch: dict) -> torch.Tensor:
+        """(N, D) bool: the axes along which each particle's motion is prescribed (set from ground truth).
+
+        Every axis of a `kinematic_mask` particle; with a ``fixed_axes`` config entry ({node type: [axes]}, e.g.
+        HCMT's ``{7: [0]}``: a SYMMETRIC node is fixed along its symmetry plane's normal x only) also those
+        axes of the nodes of each listed ``node_type``. Axes beyond the dimension are ignored.
+        """
+        position = batch["position"]
+        dim = position.shape[-1]
+        mask = self.kinematic_mask(batch["particle_type"])[:, None].expand(-1, dim).clone()
+        by_type = self.config.get("fixed_axes") or {}
+        if by_type and "node_type" in batch:
+            types = batch["node_type"].reshape(-1).to(mask.device)
+            for node_type, axes in dict(by_type).items():
+                columns = [int(a) for a in axes if int(a) < dim]
+                if columns:
+                    rows = types == int(node_type)
+                    mask[:, columns] |= rows[:, None]
+        return mask
+
     def domain_limits(self, margin: float):
         """(lower, upper) (D,) beyond which a particle counts as having left the domain, or None."""
         bounds = self.summary.get("bounds")
@@ -179,11 +199,11 @@ class LearnedSimulator(nn.Module):
         """
         h = self.input_frames
         window = self._frames(batch, 0, h)
-        fixed = self.kinematic_mask(batch["particle_type"])
+        fixed = self.kinematic_axes(batch)
         for step in range(steps):
             nxt = self.predict_next(window)
             truth = batch["position"][h + step]
-            nxt["position"] = torch.where(fixed[:, None], truth, nxt["position"])
+            nxt["position"] = torch.where(fixed, truth, nxt["position"])
             window = self._shift(window, nxt, batch, h + step)
         out = self._frames(batch, steps, h + 1)
         for key in ("position",) + tuple(self.predicted_keys):
@@ -206,7 +226,7 @@ class LearnedSimulator(nn.Module):
         available = batch["position"].shape[0]
         if available < h:
             raise InputError(f"rollout needs {h} initial frames, got {available}")
-        fixed = self.kinematic_mask(batch["particle_type"])
+        fixed = self.kinematic_axes(batch)
         limits = self.domain_limits(margin)
         window = self._frames(batch, 0, h)
         frames, extras = [], {k: [] for k in self.predicted_keys}
@@ -214,7 +234,7 @@ class LearnedSimulator(nn.Module):
         for step in range(steps):
             nxt = self.predict_next(window)
             if h + step < available:
-                nxt["position"] = torch.where(fixed[:, None], batch["position"][h + step], nxt["position"])
+                nxt["position"] = torch.where(fixed, batch["position"][h + step], nxt["position"])
             reason = _divergence(nxt["position"], limits)
             if reason is not None:
                 diverged_at = step + 1

@@ -2,6 +2,7 @@
 from learned.models import (
     gns,  # noqa: F401
     gs_dynamics,  # noqa: F401
+    hcmt,  # noqa: F401
     meshgraphnets,  # noqa: F401
     nclaw,  # noqa: F401
     pgnd,  # noqa: F401
