@@ -32,7 +32,7 @@ import numpy as np
 HORIZON = 10
 FIRST_TARGET = 6
 MODELS = {  # name -> model config (CPU-sized; the papers' widths are 512 (GS-Dynamics) and 64/128 (PGND))
-    "pgnd": {},
+    "pgnd": {"latent": 128},
     "gs_dynamics": {},
     "gns": {"latent": 64, "message_passing_steps": 5},
 }
