@@ -19,6 +19,8 @@ COMMANDS = {
     "compare": ("simengine.commands.compare", "compare predicted against ground-truth trajectories"),
     "export": ("simengine.commands.export", "write a dataset in another code's layout (gns: .npz + metadata.json)"),
     "migrate": ("simengine.commands.migrate", "update an old dataset's metadata.json (dx = particle spacing)"),
+    "render": ("simengine.commands.render", "render multi-view RGB, mask and depth videos of a trajectory's bodies"),
+    "track": ("simengine.commands.track", "track a multi-view video's object with dynamic 3D Gaussians, score it"),
 }
 # Entry-point group through which other packages add commands (value: a module path).
 ENTRY_POINT_GROUP = "simengine.commands"

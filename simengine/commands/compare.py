@@ -41,6 +41,9 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files in --out that simengine did not write (never a dataset or a run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--tracking", action="store_true",
+                        help="--pred is a tracked-Gaussians file of `simengine track`, --truth its views.h5 (or "
+                             "folder): report the tracking error (found automatically for such files)")
 
 
 # simulator (dataset metadata "simulator") -> comparison(preds, truths, out, args, pred_src, truth_src) -> exit status
@@ -111,6 +114,63 @@ def dataset_geometry(source, truths) -> dict:
         out["box"] = (bounds[:, 1] - bounds[:, 0]).tolist()
         out["periodic"] = [bool(p) for p in periodic][: len(out["box"])]
     return out
+
+
+def is_tracking(pred_src) -> bool:
+    """Whether ``pred_src`` is a tracked-Gaussians file of `simengine track` (metadata kind tracked_gaussians)."""
+    import json
+
+    if not (os.path.isfile(pred_src) and pred_src.endswith((".h5", ".hdf5"))):
+        return False
+    try:
+        import h5py
+
+        with h5py.File(pred_src, "r") as f:
+            return "gaussians" in f and json.loads(f.attrs.get("metadata", "{}")).get("kind") == "tracked_gaussians"
+    except (OSError, ValueError):
+        return False
+
+
+def compare_tracking(pred_src, truth_src, out) -> int:
+    """Tracking error of tracked Gaussians against a video's simulated Gaussians (`simengine.gaussians.score`):
+    per-frame mean and median (mm) and fractions within 5/10/20 mm in ``metrics.json``, plotted in
+    ``tracking_error.png``."""
+    import json
+
+    from simengine.commands.track import resolve_views, score_file
+    from simengine.gaussians.score import THRESHOLDS_MM
+    from simengine.gaussians.video import read_views
+
+    views = read_views(resolve_views(truth_src))
+    summary = score_file(pred_src, views)
+    if summary is None:
+        raise InputError(f"--truth {truth_src} has no ground-truth Gaussians to score the tracking against")
+    with open(os.path.join(out, "metrics.json"), "w") as f:
+        json.dump({"kind": "tracking", "prediction": pred_src, "truth": truth_src, **summary}, f, indent=1)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    t = range(summary["frames"])
+    ax.plot(t, summary["mean_mm"], label="mean")
+    ax.plot(t, summary["median_mm"], label="median")
+    ax.set(xlabel="frame", ylabel="tracking error (mm)", title="tracked vs simulated Gaussian centres")
+    ax.legend()
+    for th in THRESHOLDS_MM:
+        bx.plot(t, summary["within"][f"{th:g}mm"], label=f"within {th:g} mm")
+    bx.set(xlabel="frame", ylabel="fraction of Gaussians", ylim=(0, 1.02))
+    bx.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "tracking_error.png"), dpi=110)
+    plt.close(fig)
+    ep = summary["episode"]
+    print(f"tracking error ({summary['frames']} frames{', oracle seeds' if summary['oracle'] else ''}): mean "
+          f"{ep['mean_mm']:.2f} mm, median {ep['median_mm']:.2f} mm; within 5/10/20 mm {ep['within_5mm']:.1%} / "
+          f"{ep['within_10mm']:.1%} / {ep['within_20mm']:.1%}")
+    print(f"wrote {out}/metrics.json and {out}/tracking_error.png")
+    return 0
 
 
 def _title(pred_src, truth_src, args) -> str:
@@ -195,6 +255,10 @@ def main(args) -> int:
                           ("--truth" if args.run is None else "--data", truth_src)):
         if not os.path.exists(source):
             raise InputError(f"{field} {source} does not exist (give a dataset folder or an h5 file)")
+    if args.run is None and (args.tracking or is_tracking(pred_src)):
+        out = claim_output_dir(out, "compare", ["metrics.json", "tracking_error.png"], overwrite=args.overwrite,
+                               command="simengine compare")
+        return compare_tracking(pred_src, truth_src, out)
     preds, truths = load_split(pred_src, args.split), load_split(truth_src, args.split)
     compare = comparison_for(*dataset_simulator(truth_src, args.split, truths))
     out = claim_output_dir(out, "compare", ["metrics.json", "report.html", "error_vs_step.png"],

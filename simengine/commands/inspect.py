@@ -4,6 +4,11 @@ Besides corruption it warns about what keeps a dataset from working in LagrangeB
 an old MPM dataset whose ``dx`` is the grid cell (fix: `simengine migrate DIR`), a ``dx`` more than 10 %
 off the measured particle spacing, trajectories with different particle counts (LagrangeBench then
 needs its padding loader), particle types outside the 0..8 that LagrangeBench and gns embed.
+
+``simengine inspect SOURCE --export-ply FRAME --out FILE.ply`` instead writes one frame of one trajectory as a
+point cloud that point-cloud viewers open (binary PLY, written with open3d; colours by particle type,
+`TYPE_COLOURS`; 2D positions get z = 0). SOURCE is a dataset folder (``--split``, ``--trajectory``), a
+trajectory ``.h5`` file or a `simengine run` folder; FRAME may be negative (-1 = the last).
 """
 import json
 import sys
@@ -14,10 +19,20 @@ import numpy as np
 def add_arguments(parser):
     parser.add_argument("dataset", help="dataset folder (metadata.json + train/valid/test.h5)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--export-ply", type=int, default=None, metavar="FRAME",
+                        help="write frame FRAME of a trajectory as a .ply point cloud (needs --out) instead")
+    parser.add_argument("--out", default=None, help="the .ply file of --export-ply")
+    parser.add_argument("--split", default=None, choices=("train", "valid", "test"),
+                        help="--export-ply: dataset split (default: the first of train, valid, test present)")
+    parser.add_argument("--trajectory", default=None, help="--export-ply: trajectory group (default: the first)")
+    parser.add_argument("--overwrite", action="store_true", help="--export-ply: replace an existing --out file")
 
 
 def main(args) -> int:
     from simengine.io import validate_dataset
+
+    if getattr(args, "export_ply", None) is not None:
+        return export_ply(args)
 
     report = validate_dataset(args.dataset)
     if report.ok and "train" in report.splits and "vel_mean" not in report.metadata:
@@ -38,6 +53,39 @@ def main(args) -> int:
         print(f"simengine inspect: {args.dataset} is not a valid dataset ({len(report.errors)} errors)",
               file=sys.stderr)
         return 1
+    return 0
+
+
+#: RGB in [0, 1] of each particle type in exported point clouds (`simengine.io.types.ParticleType` values)
+TYPE_COLOURS = {0: (0.12, 0.47, 0.71), 1: (0.5, 0.5, 0.5), 2: (0.35, 0.35, 0.35), 3: (0.55, 0.34, 0.29),
+                4: (0.17, 0.63, 0.17), 5: (0.86, 0.72, 0.45), 6: (0.89, 0.47, 0.76), 7: (0.85, 0.92, 0.98),
+                8: (0.58, 0.40, 0.74), 9: (1.0, 0.84, 0.0), 10: (0.0, 0.0, 0.0), 11: (0.09, 0.75, 0.81),
+                12: (0.84, 0.15, 0.16), 13: (0.12, 0.47, 0.71), 14: (1.0, 0.5, 0.05), 15: (0.2, 0.2, 0.2)}
+OTHER_COLOUR = (0.74, 0.74, 0.13)
+
+
+def export_ply(args) -> int:
+    """``--export-ply FRAME --out FILE.ply`` (see the module docstring)."""
+    from simengine.commands.render import resolve_trajectory
+    from simengine.errors import InputError
+    from simengine.gaussians.fusion import write_ply
+    from simengine.io.outputs import claim_output_file
+
+    if not args.out:
+        raise InputError("--export-ply needs --out FILE.ply")
+    if not args.out.lower().endswith(".ply"):
+        raise InputError(f"--out {args.out}: the file name must end in .ply")
+    traj, source, _ = resolve_trajectory(args.dataset, args.split, args.trajectory)
+    frame = args.export_ply
+    if not -traj.num_frames <= frame < traj.num_frames:
+        raise InputError(f"--export-ply {frame} is outside the trajectory's frames [{-traj.num_frames}, "
+                         f"{traj.num_frames}) ({source})")
+    claim_output_file(args.out, overwrite=args.overwrite)
+    points = np.zeros((traj.num_particles, 3))
+    points[:, :traj.dim] = traj.position[frame]
+    colours = np.array([TYPE_COLOURS.get(int(t), OTHER_COLOUR) for t in traj.particle_type]).reshape(-1, 3)
+    write_ply(args.out, points, colours)
+    print(f"{source}: frame {frame % traj.num_frames} ({traj.num_particles} particles) -> {args.out}")
     return 0
 
 

@@ -9,6 +9,7 @@ Each command writes one kind of output folder, recognised by what it holds (no m
     scene-run   trajectory.h5                                              `simengine run`
     export      metadata.json whose "simengine_output" is "export", or a   `simengine export`
                 gns dataset (train/valid/test.npz, no split h5 files)
+    views       views.h5                                                   `simengine render`
 
 `claim_output_dir` applies three rules:
 
@@ -29,7 +30,7 @@ from simengine.errors import InputError
 SPLIT_FILES = ("train.h5", "valid.h5", "test.h5")
 #: the key a rollout writes into its metadata.json (a rollout folder is laid out like a dataset)
 OUTPUT_KEY = "simengine_output"
-KINDS = ("dataset", "run", "rollout", "compare", "scene-run", "export")
+KINDS = ("dataset", "run", "rollout", "compare", "scene-run", "export", "views")
 NPZ_FILES = ("train.npz", "valid.npz", "test.npz")
 
 
@@ -58,6 +59,8 @@ def detect_kind(path) -> tuple[str | None, list]:
         return "compare", ["metrics.json", "report.html"]
     if "trajectory.h5" in names:
         return "scene-run", ["trajectory.h5"]
+    if "views.h5" in names:
+        return "views", ["views.h5"]
     return None, []
 
 

@@ -21,7 +21,7 @@ OPTIONAL_KEYS = {
     "velocity": "TN", "mass": "N", "material_id": "N", "material_params": "N", "F": "TN", "C": "TN",
     "stress": "TN", "cells": "-", "mesh_pos": "-", "node_type": "-", "action": "T", "cell": "-",
     "species": "N", "time": "T", "orbital_elements": "T", "target_displacement": "TN",
-    "target_velocity": "TN",
+    "target_velocity": "TN", "rotation": "TN",
 }
 
 
