@@ -153,6 +153,7 @@ def main(argv=None):
           f"warp {wp.__version__}, taichi {'.'.join(map(str, ti.__version__))}")
     print(f"scene: neo-Hookean cube, {n} particles, {scene.grid_res}^3 cells, dt = {scene.dt:.4g} s, "
           f"{args.steps} timed steps after {args.warmup} warm-up steps")
+    print(f"load average before: {load_average()}")
 
     runners = [SimengineRunner(scene), TaichiRunner(scene, False), TaichiRunner(scene, True)]
     results = benchmark(runners, args.warmup, args.steps)
@@ -169,6 +170,16 @@ def main(argv=None):
               f"{res['median'] / ours['median']:.2f}x median; same final state to "
               f"{np.abs(x - final[0]).max():.1e} (max |dx| after {args.warmup + args.steps // 10 * 10 + 10} steps)")
     print("(best-block = the fastest of the interleaved 10-step blocks: the least disturbed by other load)")
+    print(f"load average after: {load_average()}")
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews every timing above)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+    except OSError:  # pragma: no cover - platforms without getloadavg
+        return "unknown"
+
 
 if __name__ == "__main__":
     main()
