@@ -170,12 +170,14 @@ def compare_sections(metrics: dict, report_dir: str, plot: str, gifs: list, pref
 def write_comparison(preds, truths, out_dir: str, *, title: str = "Rollout comparison", start=None,
                      gifs: int = 2, stride: int = 1, max_points: int | None = 512, epsilon=None,
                      progress: bool = True, extra_sections=(), dx: float | None = None, box=None,
-                     periodic=None, sinkhorn_points: int | None = None) -> dict:
+                     periodic=None, sinkhorn_points: int | None = None, baselines=("constant_velocity",),
+                     emd_points: int | None = None) -> dict:
     """Compare trajectory lists, write ``metrics.json``, ``error_vs_step.png``, GIFs, ``report.html``.
 
     ``stride``: LagrangeBench's metrics stride (1 at its inference, 10 in its training validation).
     ``sinkhorn_points``: None (every particle, LagrangeBench's definition) or a subsample for a cheaper
     Sinkhorn estimate, stated in the report.
+    ``baselines``, ``emd_points``: see `simengine.metrics.compare_trajectory`.
     ``dx``: the dataset's particle spacing (its metadata.json ``dx``) for the kinetic energy; None takes the
     first ground-truth trajectory's own ``dx``, else 1. ``box``/``periodic``: periodic axes (minimum image).
     Returns the metrics (also in ``out_dir/metrics.json``).
@@ -188,7 +190,7 @@ def write_comparison(preds, truths, out_dir: str, *, title: str = "Rollout compa
     dx = float(dx if dx is not None else truth0.metadata.get("dx") or 1.0)
     metrics = compare_sets(preds, truths, start=start, progress=progress, dt=float(truth0.dt), dx=dx,
                            stride=stride, max_points=max_points, epsilon=epsilon, box=box, periodic=periodic,
-                           sinkhorn_points=sinkhorn_points)
+                           sinkhorn_points=sinkhorn_points, baselines=tuple(baselines), emd_points=emd_points)
     os.makedirs(out_dir, exist_ok=True)
     plot = plot_error_vs_step(metrics, os.path.join(out_dir, "error_vs_step.png"))
     written = []

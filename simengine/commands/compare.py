@@ -38,6 +38,12 @@ def add_arguments(parser):
                         help="estimate Sinkhorn on this many random particles (faster; not LagrangeBench's value, "
                              "stated in the report); default: every particle")
     parser.add_argument("--epsilon", type=float, default=None, help="Sinkhorn ε (default 0.05 x mean cost)")
+    parser.add_argument("--baselines", nargs="+", default=["constant_velocity"],
+                        help="trivial predictions scored beside the model: constant_velocity (default), "
+                             "constant_position (the deformable-object papers' baseline)")
+    parser.add_argument("--emd-points", type=int, default=None,
+                        help="also the exact earth mover's distance on this many random particles (Hungarian, "
+                             "O(n^3): a few hundred)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files in --out that simengine did not write (never a dataset or a run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -63,14 +69,21 @@ def compare_particles(preds, truths, out, args, pred_src, truth_src) -> int:
     geometry = dataset_geometry(truth_src, truths)
     metrics = write_comparison(preds, truths, out, title=_title(pred_src, truth_src, args), start=args.start,
                                gifs=args.gifs, stride=args.stride, max_points=args.max_points,
-                               sinkhorn_points=args.sinkhorn_points,
-                               epsilon=args.epsilon, progress=not args.quiet, **geometry)
-    pred, base = metrics["summary"]["prediction"]["mse"], metrics["summary"]["constant_velocity"]["mse"]
-    for h in pred:
-        print(f"MSE{h:>4}: prediction {pred[h]:.3e}   constant velocity {base[h]:.3e}")
-    p, b = metrics["summary"]["prediction"], metrics["summary"]["constant_velocity"]
-    for key, label in (("sinkhorn", "Sinkhorn"), ("kinetic_energy_mse", "e_kin MSE")):
-        print(f"{label} (stride {args.stride}): prediction {p[key]:.3e}   constant velocity {b[key]:.3e}")
+                               sinkhorn_points=args.sinkhorn_points, baselines=tuple(args.baselines),
+                               emd_points=args.emd_points, epsilon=args.epsilon, progress=not args.quiet, **geometry)
+    summary = metrics["summary"]
+    bases = [b for b in summary if b != "prediction"]
+
+    def line(label, value):
+        others = "   ".join(f"{b.replace('_', ' ')} {value(summary[b]):.3e}" for b in bases)
+        print(f"{label}: prediction {value(summary['prediction']):.3e}   {others}")
+    for h in summary["prediction"]["mse"]:
+        line(f"MSE{h:>4}", lambda s, h=h: s["mse"][h])
+    for key, label in (("sinkhorn", f"Sinkhorn (stride {args.stride})"), ("kinetic_energy_mse",
+                                                                          f"e_kin MSE (stride {args.stride})"),
+                       ("emd", "EMD")):
+        if key in summary["prediction"]:
+            line(label, lambda s, key=key: s[key])
     if metrics["diverged"]:
         print(f"diverged: {metrics['diverged']}")
     print(f"wrote {out}/metrics.json and {out}/report.html")

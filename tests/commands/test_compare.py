@@ -67,6 +67,20 @@ def test_compare_two_trajectory_sets(tiny_run, tmp_path):
     assert main(["compare", "--pred", data, "--truth", data, "--out", out, "--quiet"]) == 1
 
 
+def test_compare_with_constant_position_and_emd(tiny_run, tmp_path, capsys):
+    data, run = tiny_run
+    out = str(tmp_path / "cmp2")
+    assert main(["compare", run, "--data", data, "--out", out, "--gifs", "0", "--quiet", "--baselines",
+                 "constant_velocity", "constant_position", "--emd-points", "8"]) == 0
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert set(metrics["summary"]) == {"prediction", "constant_velocity", "constant_position"}
+    assert {"mde", "emd"} <= set(metrics["summary"]["prediction"])
+    assert "constant position" in open(os.path.join(out, "report.html")).read()
+    assert "constant position" in capsys.readouterr().out
+    assert main(["compare", run, "--data", data, "--out", out, "--overwrite", "--quiet", "--baselines", "zero"]) == 1
+    assert "unknown baseline" in capsys.readouterr().err
+
+
 def test_rollout_refuses_to_write_into_a_dataset_and_bad_counts(tiny_run, capsys):
     from tests.io.test_io_outputs import tree_digest
 
