@@ -1,4 +1,5 @@
-"""Test helpers for learned simulators: `assert_equivariant` checks E(3) equivariance numerically.
+"""Test helpers for learned simulators: `assert_equivariant` checks E(3) equivariance numerically; `overfit`
+trains a model on one fixed batch; `cli_train_rollout_compare` runs the three commands on a small dataset.
 
     from learned.testing import assert_equivariant
     assert_equivariant(lambda position, velocity, cell: model(position, velocity, species, mass, cell),
@@ -95,3 +96,33 @@ def assert_equivariant(fn, inputs: dict, outputs, *, rotations: int = 3, reflect
                                          f"{float(err.max().detach()):.3e} > atol {atol:g} + rtol {rtol:g}·|value|")
                 worst = max(worst, float((err / bound).max().detach()))
     return worst
+
+
+def overfit(model, batch: dict, steps: int = 100, lr: float = 3e-3, loss: str = "training_step") -> list:
+    """Adam on one fixed ``batch`` for ``steps`` steps without noise; the losses (floats). ``loss``: the model
+    method that gives (loss, logs), ``training_step`` or ``one_step_loss``."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(int(steps)):
+        value, _ = getattr(model, loss)(batch, noise=False)
+        optimiser.zero_grad()
+        value.backward()
+        optimiser.step()
+        losses.append(float(value.detach()))
+    return losses
+
+
+def cli_train_rollout_compare(model: str, data: str, run: str, steps: int = 3, sets=()) -> dict:
+    """`simengine train MODEL` (``steps`` steps, one thread, ``sets`` as ``SECTION.KEY=VALUE``), `rollout` and
+    `compare` on the test split; asserts each exits 0 and returns the comparison's metrics.json."""
+    import json
+    import os
+
+    from simengine.cli import main
+
+    options = [a for s in ("train.num_threads=1", "train.val_every=100", *sets) for a in ("--set", s)]
+    assert main(["train", model, "--data", data, "--out", run, "--steps", str(steps), "--quiet", *options]) == 0
+    assert main(["rollout", run, "--data", data, "--split", "test", "--quiet"]) == 0
+    assert main(["compare", run, "--data", data, "--split", "test", "--gifs", "0", "--quiet"]) == 0
+    with open(os.path.join(run, "compare", "metrics.json")) as f:
+        return json.load(f)

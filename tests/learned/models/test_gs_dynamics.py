@@ -1,15 +1,13 @@
 """GS-Dynamics: control-particle subset, shapes and gradients, exact equivariance about the vertical, LBS of
 rigidly moving control particles, errors, a one-episode overfit and the CLI train/rollout/compare."""
-import json
 import math
-import os
 
 import numpy as np
 import pytest
 import torch
 
 from learned.models.gs_dynamics import GSDynamics, control_subset, yaw_matrix
-from simengine.cli import main as cli
+from learned.testing import cli_train_rollout_compare, overfit
 from simengine.errors import DatasetError, InputError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -122,24 +120,11 @@ def test_overfits_one_episode(rope_dataset):
                                     noise_std=0.0)
     windows = WindowDataset(train, model.window_frames(), ("action", "initial_position"))
     batch = collate([windows[i] for i in range(8, len(windows), 6)])
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(100):
-        loss, _ = model.training_step(batch, noise=False)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(float(loss.detach()))
+    losses = overfit(model, batch, steps=100)
     assert losses[-1] < 0.1 * losses[0]
 
 
 def test_train_rollout_compare_through_the_cli(rope_dataset, tmp_path):
-    run = str(tmp_path / "run")
-    sets = ["--set", "train.batch_size=2", "--set", "train.num_threads=1", "--set", "train.val_every=100",
-            "--set", "model.latent=16", "--set", "model.control_points=20"]
-    assert cli(["train", "gs_dynamics", "--data", rope_dataset, "--out", run, "--steps", "3", "--quiet", *sets]) == 0
-    assert cli(["rollout", run, "--data", rope_dataset, "--split", "test", "--quiet"]) == 0
-    assert cli(["compare", run, "--data", rope_dataset, "--split", "test", "--gifs", "0", "--quiet"]) == 0
-    with open(os.path.join(run, "compare", "metrics.json")) as f:
-        metrics = json.load(f)
+    metrics = cli_train_rollout_compare("gs_dynamics", rope_dataset, str(tmp_path / "run"),
+                                        sets=("train.batch_size=2", "model.latent=16", "model.control_points=20"))
     assert np.isfinite(metrics["summary"]["prediction"]["mse"]["all"])

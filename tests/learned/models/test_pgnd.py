@@ -1,8 +1,6 @@
 """PGND: shapes and gradients, the grid's wall and gripper conditions with a zeroed network, errors, a
 one-episode overfit and `simengine train pgnd` / rollout / compare on a short generated rope set."""
-import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ import torch
 
 from learned.models.pgnd import PGND, bspline_stencil, grid_nodes
 from learned.nn.grippers import quat_to_matrix
+from learned.testing import cli_train_rollout_compare, overfit
 from simengine.cli import main as cli
 from simengine.errors import DatasetError, InputError
 
@@ -130,26 +129,13 @@ def test_overfits_one_episode(rope_dataset):
     model = PGND.from_dataset(describe(rope_dataset, "train", train), latent=32, pointnet_width=32)
     windows = WindowDataset(train, model.window_frames(), ("action",))
     batch = collate([windows[i] for i in range(8, len(windows), 6)])
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(120):
-        loss, _ = model.training_step(batch, noise=False)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        first = float(loss.detach()) if first is None else first
-    assert float(loss.detach()) < 0.1 * first
+    losses = overfit(model, batch, steps=120)
+    assert losses[-1] < 0.1 * losses[0]
 
 
 def test_train_rollout_compare_through_the_cli(rope_dataset, tmp_path):
-    run = str(tmp_path / "run")
-    sets = ["--set", "train.batch_size=2", "--set", "train.num_threads=1", "--set", "train.val_every=100",
-            "--set", "model.latent=16", "--set", "model.pointnet_width=16"]
-    assert cli(["train", "pgnd", "--data", rope_dataset, "--out", run, "--steps", "3", "--quiet", *sets]) == 0
-    assert cli(["rollout", run, "--data", rope_dataset, "--split", "test", "--quiet"]) == 0
-    assert cli(["compare", run, "--data", rope_dataset, "--split", "test", "--gifs", "0", "--quiet"]) == 0
-    with open(os.path.join(run, "compare", "metrics.json")) as f:
-        metrics = json.load(f)
+    metrics = cli_train_rollout_compare("pgnd", rope_dataset, str(tmp_path / "run"),
+                                        sets=("train.batch_size=2", "model.latent=16", "model.pointnet_width=16"))
     assert np.isfinite(metrics["summary"]["prediction"]["mse"]["all"])
     # a training window longer than the trajectories is refused (exit 1, one line)
     assert cli(["train", "pgnd", "--data", rope_dataset, "--out", str(tmp_path / "bad"), "--steps", "1", "--quiet",
