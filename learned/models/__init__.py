@@ -1,5 +1,6 @@
 """Built-in learned simulators; importing this package registers each of them by name."""
 from learned.models import (
+    giorom,  # noqa: F401
     gns,  # noqa: F401
     gs_dynamics,  # noqa: F401
     hcmt,  # noqa: F401
