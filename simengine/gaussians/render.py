@@ -18,7 +18,13 @@ deviations ``s_i`` (metres), an opacity ``o_i`` and a colour ``c_i``:
   ``α_i(p) = min(0.99, o_i exp(−½ dᵀ Σ'_i⁻¹ d))``;
 - front-to-back compositing in order of the centres' camera depth ``z``:
   ``C(p) = Σ_i c_i α_i Π_{j<i} (1 − α_j) + (1 − A(p)) · background``, ``A(p) = 1 − Π_i (1 − α_i)`` (``alpha``),
-  ``D(p) = Σ_i z_i α_i Π_{j<i} (1 − α_j) / A(p)`` (``depth``, 0 where A < 1e-4).
+  ``D(p) = Σ_i z_i(p) α_i Π_{j<i} (1 − α_j) / A(p)`` (``depth``, 0 where A < 1e-4), where ``z_i(p)`` is the
+  camera depth of the point of Gaussian i's largest density on the ray through the pixel centre: with the ray
+  ``x = t r`` (camera frame, ``r_z = 1``), centre ``m`` and precision ``P = (W Σ_i Wᵀ)⁻¹``,
+  ``z_i(p) = rᵀ P m / rᵀ P r``, clamped to ``z_i ± 3 max(s_i)``. A flat Gaussian thus gives the depth of its
+  plane at every pixel it covers, so the depth of a tilted surface of flat Gaussians is exact, where the centres'
+  ``z_i`` alone would be biased towards the camera by up to a pixel's footprint (the front Gaussians of each
+  pixel dominate the composite).
 
 Gaussians whose centre lies closer than ``near`` (default 0.01 m) to the camera plane are culled.
 
@@ -116,7 +122,8 @@ def _camera_tensors(cameras, device, dtype):
 
 
 def _project(means, quats, scales, E, K, width, height, dilation):
-    """Per (view, Gaussian): pixel centre (V, N, 2), depth z (V, N), 2D covariance (V, N, 2, 2)."""
+    """Per (view, Gaussian): pixel centre (V, N, 2), depth z (V, N), 2D covariance (V, N, 2, 2), camera-frame
+    centre (V, N, 3) and precision (V, N, 3, 3)."""
     W, t = E[:, :3, :3], E[:, :3, 3]
     pc = torch.einsum("vij,nj->vni", W, means) + t[:, None, :]
     x, y, z = pc.unbind(-1)
@@ -137,7 +144,8 @@ def _project(means, quats, scales, E, K, width, height, dilation):
     cov = A @ A.transpose(-1, -2)
     if dilation:
         cov = cov + dilation * torch.eye(2, dtype=cov.dtype, device=cov.device)
-    return torch.stack([u, v], -1), z, cov
+    inverse = torch.linalg.inv(W[:, None] @ M[None])  # (V, N, 3, 3): Σ_c⁻¹ = (W M)⁻ᵀ (W M)⁻¹
+    return torch.stack([u, v], -1), z, cov, pc, inverse.transpose(-1, -2) @ inverse
 
 
 def render_views(means, quats, scales, opacities, colors, cameras, *, background=None, dilation: float = 0.3,
@@ -158,7 +166,8 @@ def render_views(means, quats, scales, opacities, colors, cameras, *, background
 
     Returns:
         dict of tensors on ``means``' device and dtype: ``rgb`` (V, H, W, 3), ``alpha`` (V, H, W),
-        ``depth`` (V, H, W) (alpha-weighted mean camera z / alpha; 0 where alpha < 1e-4).
+        ``depth`` (V, H, W) (alpha-weighted mean of each Gaussian's densest-point depth on the pixel's ray, / alpha;
+        0 where alpha < 1e-4).
 
     Raises:
         InputError: shape mismatch, non-finite values, non-positive scale, opacity outside (0, 1], colour
@@ -183,7 +192,7 @@ def render_views(means, quats, scales, opacities, colors, cameras, *, background
     if backend != "torch":
         raise InputError(f"backend = {backend!r}; allowed: 'torch', 'gsplat'")
     V, N = len(cameras), means.shape[0]
-    uv, z, cov = _project(means, quats, scales, E, K, width, height, dilation)
+    uv, z, cov, pc, precision = _project(means, quats, scales, E, K, width, height, dilation)
     a, b, c = cov[..., 0, 0], cov[..., 0, 1], cov[..., 1, 1]
     det = a * c - b * b
     with torch.no_grad():
@@ -227,14 +236,27 @@ def render_views(means, quats, scales, opacities, colors, cameras, *, background
         new[1:] = pix[1:] != pix[:-1]
         seg = torch.cumsum(new, 0) - 1
         seg_start = new.nonzero().squeeze(1)
-    # per (view, Gaussian) parameters gathered once per pair: u, v, conic (3), z, opacity, colour (3)
+    # per (view, Gaussian) parameters gathered once per pair: u, v, conic (3), z, opacity, colour (3), the ray
+    # depth's terms: P m (3), the precision's 6 entries (xx, xy, xz, yy, yz, zz), the clamp half-width
     inv = torch.stack([c / det, -b / det, a / det], -1)
     zc = z.unsqueeze(-1)
-    per_item = torch.cat([uv, inv, zc, opacities[None, :, None].expand(V, N, 1),
-                          colors[None].expand(V, N, 3)], -1).reshape(V * N, 10)
-    g = per_item[flat]  # (P, 10)
+    pm = (precision @ pc.unsqueeze(-1)).squeeze(-1)
+    upper = precision[..., [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
+    reach = SIGMA_EXTENT * scales.max(1).values[None, :, None].expand(V, N, 1)
+    per_item = torch.cat([uv, inv, zc, opacities[None, :, None].expand(V, N, 1), colors[None].expand(V, N, 3),
+                          pm, upper, reach], -1).reshape(V * N, 20)
+    g = per_item[flat]  # (P, 20)
     dx = px.to(dtype) + 0.5 - g[:, 0]
     dy = py.to(dtype) + 0.5 - g[:, 1]
+    # depth of the densest point of the Gaussian on the pixel's ray x = t (rx, ry, 1)
+    pair_view = torch.div(flat, N, rounding_mode="floor")
+    fx, fy, cx, cy = K[pair_view, 0, 0], K[pair_view, 1, 1], K[pair_view, 0, 2], K[pair_view, 1, 2]
+    rx = (px.to(dtype) + 0.5 - cx) / fx
+    ry = (py.to(dtype) + 0.5 - cy) / fy
+    numerator = rx * g[:, 10] + ry * g[:, 11] + g[:, 12]
+    denominator = (g[:, 13] * rx * rx + 2 * g[:, 14] * rx * ry + 2 * g[:, 15] * rx + g[:, 16] * ry * ry
+                   + 2 * g[:, 17] * ry + g[:, 18])
+    ray_depth = torch.minimum(torch.maximum(numerator / denominator, g[:, 5] - g[:, 19]), g[:, 5] + g[:, 19])
     power = -0.5 * (g[:, 2] * dx * dx + 2 * g[:, 3] * dx * dy + g[:, 4] * dy * dy)
     alpha = torch.clamp(g[:, 6] * torch.exp(power), max=MAX_ALPHA)
     log_t = torch.log1p(-alpha).double()
@@ -242,7 +264,7 @@ def render_views(means, quats, scales, opacities, colors, cameras, *, background
     transmittance = torch.exp(cs - cs[seg_start][seg]).to(dtype)
     weight = alpha * transmittance
     acc = torch.zeros(V * height * width, 5, dtype=dtype, device=device)
-    acc = acc.index_add(0, pix, torch.cat([g[:, 7:10], g[:, 5:6], torch.ones_like(g[:, 5:6])], 1)
+    acc = acc.index_add(0, pix, torch.cat([g[:, 7:10], ray_depth[:, None], torch.ones_like(g[:, 5:6])], 1)
                         * weight[:, None])
     acc = acc.reshape(V, height, width, 5)
     rgb, alpha_img = acc[..., :3], acc[..., 4]

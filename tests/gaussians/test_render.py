@@ -106,11 +106,12 @@ def test_depth_of_fronto_parallel_gaussian_is_its_distance():
         # flat (fronto-parallel) disc: thin along z
         out = render(torch.tensor([[0.01, 0.02, 0.0]], dtype=torch.float64),
                      torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64),
-                     torch.tensor([[0.05, 0.04, 1e-4]], dtype=torch.float64), torch.tensor([0.8], dtype=torch.float64),
+                     torch.tensor([[0.05, 0.04, 1e-6]], dtype=torch.float64), torch.tensor([0.8], dtype=torch.float64),
                      torch.ones(1, 3, dtype=torch.float64), cam)
         covered = out["alpha"] > 1e-3
         assert covered.sum() > 20
-        assert torch.allclose(out["depth"][covered], torch.full_like(out["depth"][covered], distance), atol=1e-12)
+        # the densest point on each pixel's ray lies on the disc's plane to O(thickness²): here < 1e-9 m
+        assert torch.allclose(out["depth"][covered], torch.full_like(out["depth"][covered], distance), atol=1e-9)
         assert (out["depth"][~covered & (out["alpha"] < 1e-4)] == 0).all()
 
 
@@ -189,3 +190,21 @@ def test_float32_matches_float64():
     b = render_views(*(t.float() for t in g64), cams)
     for key in ("rgb", "alpha"):
         assert np.abs(a[key].numpy() - b[key].double().numpy()).max() < 1e-4
+
+
+def test_depth_of_a_tilted_disc_follows_its_plane():
+    """On a tilted flat Gaussian the depth at every covered pixel is that of the disc's plane along the pixel's
+    ray, not the centre's depth."""
+    import math
+
+    cam = _front_camera(size=48, focal=50.0, distance=1.0)
+    angle = math.radians(50.0)  # disc turned about the x axis: its normal leaves the optical axis
+    quat = torch.tensor([[math.cos(angle / 2), math.sin(angle / 2), 0.0, 0.0]], dtype=torch.float64)
+    out = render(torch.zeros(1, 3, dtype=torch.float64), quat, torch.tensor([[0.1, 0.1, 1e-6]], dtype=torch.float64),
+                 torch.tensor([0.9], dtype=torch.float64), torch.ones(1, 3, dtype=torch.float64), cam)
+    covered = out["alpha"] > 1e-2
+    j, i = torch.nonzero(covered, as_tuple=True)
+    points = cam.unproject(np.where(covered.numpy(), out["depth"].numpy(), 0.0))
+    normal = np.array([0.0, -math.sin(angle), math.cos(angle)])  # the disc's z axis in the world
+    assert len(points) > 50 and np.abs(points @ normal).max() < 1e-6
+    assert float(out["depth"][covered].std()) > 0.01  # the depth does vary across the tilted disc
