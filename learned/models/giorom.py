@@ -54,6 +54,7 @@ from learned.data.noise import NOISE
 from learned.graphs import farthest_point_sampling, radius_graph
 from learned.graphs.bipartite import cube_grid, grid_neighbors, grid_nodes
 from learned.nn import GraphNetBlock, mlp, scatter_sum
+from learned.nn.normalizer import motion_statistics
 from learned.nn.reconstruction import KernelReconstruction, idw_displacement, mls_displacement, reconstruction_neighbors
 from learned.registry import register
 from simengine.errors import InputError, check_range
@@ -163,15 +164,9 @@ class GIOROM(LearnedSimulator):
 
     def set_summary(self, summary: dict) -> None:
         super().set_summary(summary)
-        dim, noise = int(self.config["dim"]), float(self.config["noise_std"])
-        stats = summary.get("stats", {})
-
-        def stat(key, default, with_noise=False):
-            value = torch.as_tensor(stats.get(key, [default] * dim), dtype=torch.float32)
-            return torch.sqrt(value ** 2 + noise ** 2) if with_noise else value
-
-        self.vel_mean, self.vel_std = stat("vel_mean", 0.0), stat("vel_std", 1.0, True)
-        self.acc_mean, self.acc_std = stat("acc_mean", 0.0), stat("acc_std", 1.0, True)
+        dim = int(self.config["dim"])
+        for key, value in motion_statistics(summary, dim, float(self.config["noise_std"])).items():
+            setattr(self, key, value)
         bounds = summary.get("bounds")
         self.bounds = None if bounds is None else torch.tensor(bounds, dtype=torch.float32)
 

@@ -28,6 +28,7 @@ from learned.base import LearnedSimulator
 from learned.data.noise import NOISE
 from learned.graphs import minimum_image, radius_graph
 from learned.nn import EncodeProcessDecode, OnlineNormalizer
+from learned.nn.normalizer import motion_statistics
 from learned.registry import register
 from simengine.errors import InputError
 
@@ -86,15 +87,9 @@ class GNS(LearnedSimulator):
 
     def set_summary(self, summary: dict) -> None:
         super().set_summary(summary)
-        dim, noise = int(self.config["dim"]), float(self.config["noise_std"])
-        stats = summary.get("stats", {})
-
-        def stat(key, default, with_noise=False):
-            value = torch.as_tensor(stats.get(key, [default] * dim), dtype=torch.float32)
-            return torch.sqrt(value ** 2 + noise ** 2) if with_noise else value
-
-        self.vel_mean, self.vel_std = stat("vel_mean", 0.0), stat("vel_std", 1.0, True)
-        self.acc_mean, self.acc_std = stat("acc_mean", 0.0), stat("acc_std", 1.0, True)
+        dim = int(self.config["dim"])
+        for key, value in motion_statistics(summary, dim, float(self.config["noise_std"])).items():
+            setattr(self, key, value)
         bounds = summary.get("bounds")
         self.bounds = None if bounds is None else torch.tensor(bounds, dtype=torch.float32)
         self.periodic = torch.tensor(summary.get("periodic", [False] * dim), dtype=torch.bool)

@@ -69,3 +69,17 @@ class OnlineNormalizer(nn.Module):
             self.total += stats[1:1 + size]
             self.total_sq += stats[1 + size:]
             self.calls += 1
+
+
+def motion_statistics(summary: dict, dim: int, noise_std: float = 0.0) -> dict:
+    """``vel_mean``, ``vel_std``, ``acc_mean``, ``acc_std`` (D,) float32 tensors from a model's dataset summary
+    (defaults 0 and 1 where missing); the standard deviations include the training noise, sqrt(σ² + σ_noise²),
+    as in GNS's code."""
+    stats = summary.get("stats", {})
+
+    def stat(key, default, with_noise=False):
+        value = torch.as_tensor(stats.get(key, [default] * dim), dtype=torch.float32)
+        return torch.sqrt(value ** 2 + noise_std ** 2) if with_noise else value
+
+    return {"vel_mean": stat("vel_mean", 0.0), "vel_std": stat("vel_std", 1.0, True),
+            "acc_mean": stat("acc_mean", 0.0), "acc_std": stat("acc_std", 1.0, True)}
