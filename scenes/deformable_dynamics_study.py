@@ -11,10 +11,14 @@ against a constant-position baseline. Here the episodes come from the deformable
    same number of steps, training time measured;
 3. 10-step rollouts from every 10th frame of the test episodes (the same target frames for every model:
    frames s..s+9 from s = 6, GNS's 6 input frames), scored by MDE, Chamfer and exact EMD per step and at step 10,
-   beside the constant-position baseline (the last observed frame held).
+   beside the constant-position baseline (the last observed frame held);
+4. rendering metrics at step 10: textured Gaussians on the episode's frame-0 bodies
+   (`simengine.gaussians.gaussians_on_trajectory`) moved by linear blend skinning with the predicted particles
+   and with the true ones, rendered through 4 cameras of 64² (`render_views`): PSNR of the RGB images and IoU of
+   the masks (alpha > 0.5), for the model and for constant position.
 
-Not done here yet (issue "GS-Dynamics and PGND"): training on tracked Gaussians instead of particles, the
-identified-simulator baseline, and model-predictive planning.
+Not done here yet (issue "GS-Dynamics and PGND"): training on tracked Gaussians instead of particles. Planning:
+`rope_planning.py`.
 
     python scenes/deformable_dynamics_study.py --out runs/deformable_study                  # rope and cloth
     python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick            # ~15 min, rope
@@ -59,19 +63,23 @@ def generate(scene: str, out: str, train: int, test: int, duration: float, seed:
 
 
 def train(model: str, data: str, run: str, steps: int, config: dict) -> float:
-    """Train ``model`` for ``steps`` steps (resumes a finished run at no cost); returns the wall time (s)."""
+    """Train ``model`` for ``steps`` steps (a finished run is resumed at no cost); returns the training wall time
+    (s) as the run's metrics.csv records it (``elapsed_s`` of its last row)."""
+    import csv
+
     from learned.train import Trainer
 
-    start = time.perf_counter()
     trainer = Trainer(model, data, run, model_config=config,
                       train_overrides=dict(steps=steps, batch_size=4, lr=1e-3, lr_final=1e-5, lr_decay_steps=steps,
                                            val_every=max(steps, 1), num_threads=1), progress=True)
     trainer.run()
-    return time.perf_counter() - start
+    with open(os.path.join(run, "metrics.csv")) as f:
+        return float(list(csv.DictReader(f))[-1]["elapsed_s"])
 
 
 def windows(model, trajectories):
-    """(batch dict, truth (HORIZON, N, 3), last observed frame (N, 3)) for every 10th target frame of each episode."""
+    """(episode, batch dict, truth (HORIZON, N, 3), last observed frame (N, 3)) for every 10th target frame of each
+    episode."""
     import torch
 
     from learned.data.windows import WindowDataset, collate
@@ -83,7 +91,7 @@ def windows(model, trajectories):
         for s in range(FIRST_TARGET, traj.num_frames - HORIZON - 1, HORIZON):
             sample = data.window(t, s - h, h + HORIZON + 1)
             truth = torch.as_tensor(traj.position[s:s + HORIZON], dtype=torch.float32)
-            yield collate([sample]), truth, torch.as_tensor(traj.position[s - 1], dtype=torch.float32)
+            yield t, collate([sample]), truth, torch.as_tensor(traj.position[s - 1], dtype=torch.float32)
 
 
 def score(pred, truth) -> dict:
@@ -96,7 +104,34 @@ def score(pred, truth) -> dict:
             "emd": [earth_movers_distance(p, q) for p, q in zip(pred, truth)]}
 
 
-def evaluate(run: str, data: str) -> dict:
+def render_scores(truth, last_true, frames) -> dict:
+    """PSNR (dB) and mask IoU of the Gaussians skinned with each of ``frames`` ({name: (N, 3)}) against those
+    skinned with ``last_true`` (N, 3), 4 views of 64² fitted to the true frame."""
+    import torch
+
+    from simengine.gaussians import gaussians_on_trajectory, skin_gaussians
+    from simengine.gaussians.render import render_views
+    from simengine.gaussians.score import mask_iou, psnr
+    from simengine.gaussians.video import fit_cameras
+
+    gaussians = gaussians_on_trajectory(truth, per_particle=4, seed=0)
+    cameras = fit_cameras(last_true, size=64)
+
+    def image(positions):
+        moved = skin_gaussians(gaussians, np.stack([truth.position[0], positions]), particle_type=truth.particle_type)
+        with torch.no_grad():
+            out = render_views(**gaussians.moved(moved["position"][-1], moved["rotation"][-1]).tensors(),
+                               cameras=cameras, background=(1.0, 1.0, 1.0))
+        return out["rgb"].numpy(), out["alpha"].numpy()
+    rgb, alpha = image(last_true)
+    out = {}
+    for name, positions in frames.items():
+        p_rgb, p_alpha = image(positions)
+        out[name] = {"psnr": psnr(p_rgb, rgb), "iou": mask_iou(p_alpha, alpha)}
+    return out
+
+
+def evaluate(run: str, data: str, render_every: int = 3) -> dict:
     """10-step rollout scores of the trained model in ``run`` and of the constant-position baseline."""
     import torch
 
@@ -106,14 +141,17 @@ def evaluate(run: str, data: str) -> dict:
     torch.set_num_threads(1)
     model = model_from_checkpoint(load_checkpoint(os.path.join(run, "checkpoints", "last.pt"))).eval()
     test = load_split(data, "test")
-    scores, baseline, seconds, count = [], [], 0.0, 0
-    for batch, truth, last in windows(model, test):
+    scores, baseline, seconds, count, rendered = [], [], 0.0, 0, []
+    for episode, batch, truth, last in windows(model, test):
         start = time.perf_counter()
         rollout = model.rollout(batch, HORIZON)
         seconds += time.perf_counter() - start
-        count += 1
         scores.append(score(rollout.position.numpy(), truth.numpy()))
         baseline.append(score(last[None].expand(HORIZON, -1, -1).numpy(), truth.numpy()))
+        if count % render_every == 0:
+            rendered.append(render_scores(test[episode], truth[-1].numpy(), {
+                "model": rollout.position[-1].numpy(), "constant_position": last.numpy()}))
+        count += 1
 
     def summary(rows):
         out = {}
@@ -121,14 +159,18 @@ def evaluate(run: str, data: str) -> dict:
             curve = np.mean([r[key] for r in rows], axis=0)
             out[key] = {"step10": float(curve[-1]), "mean": float(curve.mean()), "per_step": curve.tolist()}
         return out
+    images = {who: {m: float(np.mean([r[who][m] for r in rendered])) for m in ("psnr", "iou")}
+              for who in ("model", "constant_position")} if rendered else {}
     return {"model": summary(scores), "constant_position": summary(baseline), "windows": count,
-            "rollout_ms_per_step": 1e3 * seconds / max(count * HORIZON, 1)}
+            "rollout_ms_per_step": 1e3 * seconds / max(count * HORIZON, 1), "rendering_step10": images,
+            "rendered_windows": len(rendered)}
 
 
 def table(results: dict) -> str:
     lines = ["| scene | model | train steps | train time | MDE step 10 (mm) | MDE mean 1–10 (mm) | Chamfer step 10 "
-             "(mm²) | EMD step 10 (mm) | constant position MDE step 10 (mm) | model / baseline MDE | ms per step |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(mm²) | EMD step 10 (mm) | constant position MDE step 10 (mm) | model / baseline MDE | ms per step | "
+             "PSNR / mask IoU step 10 (constant position) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for scene, models in results.items():
         for name, r in models.items():
             m, b = r["scores"]["model"], r["scores"]["constant_position"]
@@ -136,8 +178,16 @@ def table(results: dict) -> str:
                          f"{1e3 * m['mde']['step10']:.2f} | {1e3 * m['mde']['mean']:.2f} | "
                          f"{1e6 * m['chamfer']['step10']:.2f} | {1e3 * m['emd']['step10']:.2f} | "
                          f"{1e3 * b['mde']['step10']:.2f} | {m['mde']['step10'] / b['mde']['step10']:.2f} | "
-                         f"{r['scores']['rollout_ms_per_step']:.1f} |")
+                         f"{r['scores']['rollout_ms_per_step']:.1f} | {_images(r['scores'])} |")
     return "\n".join(lines)
+
+
+def _images(scores) -> str:
+    r = scores.get("rendering_step10") or {}
+    if not r:
+        return "–"
+    m, b = r["model"], r["constant_position"]
+    return f"{m['psnr']:.1f} dB / {m['iou']:.2f} ({b['psnr']:.1f} dB / {b['iou']:.2f})"
 
 
 def main(argv=None):

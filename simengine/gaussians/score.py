@@ -18,7 +18,7 @@ import numpy as np
 
 from simengine.errors import InputError
 
-__all__ = ["tracking_error", "summarise", "THRESHOLDS_MM"]
+__all__ = ["tracking_error", "summarise", "THRESHOLDS_MM", "psnr", "mask_iou"]
 
 THRESHOLDS_MM = (5.0, 10.0, 20.0)
 
@@ -93,3 +93,22 @@ def summarise(result: dict) -> dict:
     for th in THRESHOLDS_MM:
         out["episode"][f"within_{th:g}mm"] = float((result["error_mm"] <= th).mean())
     return out
+
+
+def psnr(pred, truth, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio (dB) of two images of one shape with values in [0, ``peak``]: 10 log10(peak² /
+    MSE); inf for identical images."""
+    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
+    if pred.shape != truth.shape:
+        raise InputError(f"psnr needs images of one shape, got {pred.shape} and {truth.shape}")
+    mse = float(((pred - truth) ** 2).mean())
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak ** 2 / mse))
+
+
+def mask_iou(pred_alpha, true_alpha, threshold: float = 0.5) -> float:
+    """Intersection over union of the masks ``alpha > threshold`` (1 when both are empty)."""
+    a, b = np.asarray(pred_alpha) > threshold, np.asarray(true_alpha) > threshold
+    if a.shape != b.shape:
+        raise InputError(f"mask_iou needs masks of one shape, got {a.shape} and {b.shape}")
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else float((a & b).sum() / union)
