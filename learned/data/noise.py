@@ -87,3 +87,35 @@ def gaussian_noise(position: torch.Tensor, std: float, fixed: torch.Tensor | Non
 
 
 NOISE = {"random_walk": random_walk_noise, "gaussian": gaussian_noise}
+
+
+def noisy_acceleration_loss(model, batch: dict, *, generator=None, noise: bool = True, diff=None):
+    """GNS's one-step training loss (Sanchez-Gonzalez et al. 2020, sec. 3), for any model that predicts a
+    normalised acceleration: noise (``model.config["noise"]``, ``["noise_std"]``) on the ``input_frames`` inputs
+    of ``batch["position"]`` (kinematic particles exact), a target consistent with the noisy inputs (the velocity
+    noise corrected, the last frame's position noise kept), and the MSE of ``model.normalised_acceleration`` on
+    the noisy window against ``(a - acc_mean) / acc_std`` over the non-kinematic particles.
+
+    ``diff(a, b)``: displacement a - b (e.g. minimum image in a periodic box); plain subtraction by default.
+    Returns (loss, logs) as `LearnedSimulator.training_step` does.
+    """
+    from simengine.errors import InputError
+
+    diff = diff or torch.sub
+    h = model.input_frames
+    pos = batch["position"]
+    inputs, target = pos[:h], pos[h]
+    fixed = model.kinematic_mask(batch["particle_type"])
+    std = float(model.config["noise_std"]) if noise else 0.0
+    position_noise = NOISE[model.config["noise"]](inputs, std, fixed, generator=generator)
+    noisy = inputs + position_noise
+    target = target + position_noise[-1]
+    acceleration = diff(target, noisy[-1]) - diff(noisy[-1], noisy[-2])
+    expected = (acceleration - model.acc_mean.to(pos)) / model.acc_std.to(pos)
+    predicted = model.normalised_acceleration({**batch, "position": noisy})
+    free = ~fixed
+    if not bool(free.any()):
+        raise InputError(f"{model.name}: the batch has no non-kinematic particle to learn from")
+    error = (predicted - expected)[free]
+    loss = (error ** 2).mean()
+    return loss, {"loss": float(loss.detach()), "weight": error.numel()}

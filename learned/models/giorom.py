@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from learned.base import LearnedSimulator, Rollout
-from learned.data.noise import NOISE
+from learned.data.noise import NOISE, noisy_acceleration_loss
 from learned.graphs import farthest_point_sampling, radius_graph
 from learned.graphs.bipartite import cube_grid, grid_neighbors, grid_nodes
 from learned.nn import GraphNetBlock, mlp, scatter_sum
@@ -282,23 +282,7 @@ class GIOROM(LearnedSimulator):
 
     def one_step_loss(self, batch: dict, *, generator=None, noise: bool = True):
         """Acceleration loss on a SPARSE window batch (H + 1 frames)."""
-        h = self.input_frames
-        pos = batch["position"]
-        inputs, target = pos[:h], pos[h]
-        fixed = self.kinematic_mask(batch["particle_type"])
-        std = float(self.config["noise_std"]) if noise else 0.0
-        position_noise = NOISE[self.config["noise"]](inputs, std, fixed, generator=generator)
-        noisy = inputs + position_noise
-        target = target + position_noise[-1]
-        acceleration = (target - noisy[-1]) - (noisy[-1] - noisy[-2])
-        expected = (acceleration - self.acc_mean.to(pos)) / self.acc_std.to(pos)
-        predicted = self.normalised_acceleration({**batch, "position": noisy})
-        free = ~fixed
-        if not bool(free.any()):
-            raise InputError("giorom: the batch has no non-kinematic sparse node to learn from")
-        error = (predicted - expected)[free]
-        loss = (error ** 2).mean()
-        return loss, {"loss": float(loss.detach()), "weight": error.numel()}
+        return noisy_acceleration_loss(self, batch, generator=generator, noise=noise)
 
     def training_step(self, batch: dict, *, generator=None, pushforward: int = 0, noise: bool = True):
         """Stepper loss on the sparse subset + ``recon_weight`` x reconstruction loss on dense points."""

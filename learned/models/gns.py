@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from learned.base import LearnedSimulator
-from learned.data.noise import NOISE
+from learned.data.noise import NOISE, noisy_acceleration_loss
 from learned.graphs import minimum_image, radius_graph
 from learned.nn import EncodeProcessDecode, OnlineNormalizer
 from learned.nn.normalizer import motion_statistics
@@ -151,25 +151,7 @@ class GNS(LearnedSimulator):
         return self.network(torch.cat(features, -1), [(edges, senders, receivers)])
 
     def one_step_loss(self, batch: dict, *, generator=None, noise: bool = True):
-        h = self.input_frames
-        pos = batch["position"]
-        inputs, target = pos[:h], pos[h]
-        fixed = self.kinematic_mask(batch["particle_type"])
-        std = float(self.config["noise_std"]) if noise else 0.0
-        position_noise = NOISE[self.config["noise"]](inputs, std, fixed, generator=generator)
-        noisy = inputs + position_noise
-        # Target consistent with the noisy inputs: the velocity noise is corrected, the position
-        # noise of the last frame is kept (GNS, sec. 3 "Training noise").
-        target = target + position_noise[-1]
-        acceleration = self._diff(target, noisy[-1]) - self._diff(noisy[-1], noisy[-2])
-        expected = (acceleration - self.acc_mean.to(pos)) / self.acc_std.to(pos)
-        predicted = self.normalised_acceleration({**batch, "position": noisy})
-        free = ~fixed
-        if not bool(free.any()):
-            raise InputError("gns: the batch has no non-kinematic particle to learn from")
-        error = (predicted - expected)[free]
-        loss = (error ** 2).mean()
-        return loss, {"loss": float(loss.detach()), "weight": error.numel()}
+        return noisy_acceleration_loss(self, batch, generator=generator, noise=noise, diff=self._diff)
 
     def predict_next(self, window: dict) -> dict:
         pos = window["position"]
