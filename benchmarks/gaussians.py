@@ -17,7 +17,6 @@ on a shared machine, times are upper bounds.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -61,49 +60,15 @@ def bench_render(threads, repeats, n=2000, size=128, views=4):
     return statistics.median(fwd), statistics.median(bwd), statistics.median(total), min(total)
 
 
-def synthetic_rope(T, n=120, length=0.5, step=0.003, bend=0.003, size=128):
-    """MemoryViews of a translating, bending rope (as tests/gaussians/test_track.py) and frame 0's seeds."""
-    from simengine.gaussians.track import MemoryViews
-
-    rng = np.random.default_rng(0)
-    s = np.linspace(0.0, length, n)
-    colors = rng.uniform(0.1, 0.9, (8, 3))[(s / 0.04).astype(int) % 8]
-    pos, rot = [], []
-    for t in range(T):
-        pos.append(np.stack([s - length / 2 + step * t, np.full_like(s, 0.008) + 0.002 * t,
-                             bend * t * np.sin(math.pi * s / length) + 0.5 * step * t], 1))
-        half = -0.5 * np.arctan2(bend * t * math.pi / length * np.cos(math.pi * s / length), 1.0)
-        rot.append(np.stack([np.cos(half), 0 * half, np.sin(half), 0 * half], 1))
-    pos, rot = np.array(pos), np.array(rot)
-    scales, opac = np.full((n, 3), 0.004), np.full(n, 0.9)
-    cams = orbit_cameras((0.0, 0.0, 0.0), 0.8, width=size, height=size)
-    frames = []
-    with torch.no_grad():
-        for t in range(T):
-            out = render_views(*(torch.tensor(a) for a in (pos[t], rot[t], scales, opac, colors)), cams)
-            frames.append([out[k].numpy() for k in ("rgb", "alpha", "depth")])
-    rgb, alpha, depth = (np.array(a) for a in zip(*frames))
-    gt = {"position": pos, "rotation": rot, "scale": scales, "opacity": opac, "color": colors}
-    views = MemoryViews(cams, rgb, alpha, depth, dt=1 / 30, ground_truth=gt)
-    pts, cols = [], []
-    for v, cam in enumerate(cams):
-        d = np.where(alpha[0, v] > 0.5, depth[0, v], 0.0)
-        pts.append(cam.unproject(d))
-        j, i = np.nonzero(d > 0)
-        cols.append(rgb[0, v][j, i] / alpha[0, v][j, i, None])
-    return views, np.concatenate(pts), np.clip(np.concatenate(cols), 0, 1)
-
-
 def bench_track(threads, quick, frames=6):
     from simengine.gaussians.score import tracking_error
     from simengine.gaussians.track import QUICK, TrackConfig, load_tracked, track_views
 
     torch.set_num_threads(threads)
-    views, pts, cols = synthetic_rope(frames)
-    voxel = 1.5 * views.cameras[0].pixel_footprint(0.8)
-    key = np.floor(pts / voxel).astype(np.int64)
-    _, first = np.unique(key, axis=0, return_index=True)
-    pts, cols = pts[first], cols[first]
+    from simengine.gaussians.synthetic import depth_seeds, synthetic_rope_views
+
+    views = synthetic_rope_views(frames)
+    pts, cols = depth_seeds(views, 1.5 * views.cameras[0].pixel_footprint(0.8))
     cfg = TrackConfig(**(QUICK if quick else {}))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "t.h5")

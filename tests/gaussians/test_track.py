@@ -6,59 +6,18 @@ import pytest
 import torch
 
 from simengine.errors import InputError, SimulationError
-from simengine.gaussians.camera import orbit_cameras
-from simengine.gaussians.render import render_views
 from simengine.gaussians.score import summarise, tracking_error
+from simengine.gaussians.synthetic import depth_seeds, synthetic_rope_views
 from simengine.gaussians.track import MemoryViews, TrackConfig, load_tracked, ssim, track_views
 
 
-def _rope(T, n=120, length=0.5, step=0.003, bend=0.003):
-    """A 0.5 m rope of n Gaussians lying on y = 8 mm that translates (3 mm/frame in x, 1.5 in z, 2 in y) and bends
-    in the xz plane (sagitta 3 mm more per frame): ground-truth centres (T, n, 3) and rotations (T, n, 4) (the
-    x axis along the tangent), striped colours (a 4 cm period, 8 random colours)."""
-    rng = np.random.default_rng(0)
-    s = np.linspace(0.0, length, n)
-    colors = rng.uniform(0.1, 0.9, (8, 3))[(s / 0.04).astype(int) % 8]
-    pos, rot = [], []
-    for t in range(T):
-        x = s - length / 2 + step * t
-        z = bend * t * np.sin(math.pi * s / length) + 0.5 * step * t
-        y = np.full_like(s, 0.008) + 0.002 * t
-        pos.append(np.stack([x, y, z], 1))
-        slope = np.arctan2(bend * t * math.pi / length * np.cos(math.pi * s / length), 1.0)
-        half = -slope / 2  # rotation about +y by -slope takes x to the tangent (cos, 0, sin)
-        rot.append(np.stack([np.cos(half), 0 * half, np.sin(half), 0 * half], 1))
-    return np.array(pos), np.array(rot), np.full((n, 3), 0.004), np.full(n, 0.9), colors
-
-
 def _views(T, size=128, count=4):
-    pos, rot, scales, opac, colors = _rope(T)
-    cams = orbit_cameras((0.0, 0.0, 0.0), 0.8, count=count, width=size, height=size)
-    frames = []
-    with torch.no_grad():
-        for t in range(T):
-            out = render_views(*(torch.tensor(a) for a in (pos[t], rot[t], scales, opac, colors)), cams)
-            frames.append([out[k].numpy() for k in ("rgb", "alpha", "depth")])
-    rgb, alpha, depth = (np.array(a) for a in zip(*frames))
-    gt = {"position": pos, "rotation": rot, "scale": scales, "opacity": opac, "color": colors}
-    return MemoryViews(cams, rgb, alpha, depth, dt=1 / 30, ground_truth=gt, metadata={"scene": "synthetic rope"})
+    return synthetic_rope_views(T, size=size, count=count)
 
 
 def _fuse(views, voxel):
     """Frame 0's depth maps unprojected (pixels with alpha > 0.5) and voxel-averaged: the seeds."""
-    f = views.frame(0)
-    pts, cols = [], []
-    for v, cam in enumerate(views.cameras):
-        depth = np.where(f["alpha"][v] > 0.5, f["depth"][v], 0.0)
-        pts.append(cam.unproject(depth))
-        j, i = np.nonzero(depth > 0)
-        cols.append(f["rgb"][v][j, i] / f["alpha"][v][j, i, None])
-    pts, cols = np.concatenate(pts), np.clip(np.concatenate(cols), 0, 1)
-    _, inv = np.unique(np.floor(pts / voxel).astype(np.int64), axis=0, return_inverse=True)
-    inv = inv.ravel()
-    count = np.bincount(inv)
-    mean = lambda a: np.stack([np.bincount(inv, a[:, c]) / count for c in range(3)], 1)  # noqa: E731
-    return mean(pts), mean(cols)
+    return depth_seeds(views, voxel)
 
 
 def test_ssim_matches_a_direct_convolution():
