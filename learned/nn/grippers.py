@@ -13,13 +13,11 @@ from simengine.errors import DatasetError, InputError
 
 
 def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
-    """(..., 4) quaternions (x, y, z, w) -> (..., 3, 3) rotation matrices (normalised first)."""
-    q = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    x, y, z, w = q.unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1).reshape(*q.shape[:-1], 3, 3)
+    """(..., 4) quaternions (x, y, z, w), the simulator's order -> (..., 3, 3) rotation matrices (normalised
+    first); the renderer's formula, which takes (w, x, y, z)."""
+    from simengine.gaussians.render import quaternion_to_matrix
+
+    return quaternion_to_matrix(q[..., [3, 0, 1, 2]])
 
 
 def shift_action(batch: dict, model: str) -> dict:

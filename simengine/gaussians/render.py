@@ -139,13 +139,14 @@ def _project(means, quats, scales, E, K, width, height, dilation):
     zero = torch.zeros_like(zs)
     J = torch.stack([torch.stack([fx / zs, zero, -fx * tx / zs], -1),
                      torch.stack([zero, fy / zs, -fy * ty / zs], -1)], -2)  # (V, N, 2, 3)
-    M = quaternion_to_matrix(quats) * scales[:, None, :]  # (N, 3, 3): Σ = M Mᵀ
+    rotation = quaternion_to_matrix(quats)
+    M = rotation * scales[:, None, :]  # (N, 3, 3): Σ = M Mᵀ
     A = J @ (W[:, None] @ M[None])  # (V, N, 2, 3)
     cov = A @ A.transpose(-1, -2)
     if dilation:
         cov = cov + dilation * torch.eye(2, dtype=cov.dtype, device=cov.device)
-    inverse = torch.linalg.inv(W[:, None] @ M[None])  # (V, N, 3, 3): Σ_c⁻¹ = (W M)⁻ᵀ (W M)⁻¹
-    return torch.stack([u, v], -1), z, cov, pc, inverse.transpose(-1, -2) @ inverse
+    half = W[:, None] @ (rotation / scales[:, None, :])[None]  # (V, N, 3, 3): Σ_c⁻¹ = W R S⁻² Rᵀ Wᵀ = H Hᵀ
+    return torch.stack([u, v], -1), z, cov, pc, half @ half.transpose(-1, -2)
 
 
 def render_views(means, quats, scales, opacities, colors, cameras, *, background=None, dilation: float = 0.3,

@@ -17,20 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from simengine.errors import InputError
+from simengine.gaussians.lbs import quat_to_matrix
 
 __all__ = ["tracking_error", "summarise", "THRESHOLDS_MM", "psnr", "mask_iou"]
 
 THRESHOLDS_MM = (5.0, 10.0, 20.0)
-
-
-def _quat_to_matrix(q):
-    q = np.asarray(q, np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    R = np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                  2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                  2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)
-    return R.reshape(q.shape[:-1] + (3, 3))
 
 
 def tracking_error(tracked_position, truth_position, truth_rotation, *, oracle: bool = False, match=None) -> dict:
@@ -72,7 +63,7 @@ def tracking_error(tracked_position, truth_position, truth_rotation, *, oracle: 
         from scipy.spatial import cKDTree
 
         _, match = cKDTree(mu[0]).query(x[0])
-    R = _quat_to_matrix(q[:, match])  # (T, N, 3, 3)
+    R = quat_to_matrix(q[:, match])  # (T, N, 3, 3)
     offset = np.einsum("nji,nj->ni", R[0], x[0] - mu[0, match])  # R0^T (x0 - mu0)
     carried = mu[:, match] + np.einsum("tnij,nj->tni", R, offset)
     err = np.linalg.norm(x - carried, axis=-1) * 1e3
