@@ -205,32 +205,49 @@ class GSDynamics(LearnedSimulator):
         return x + (history[-1] - history[-2]) + out
 
     # ----- model contract ---------------------------------------------------------------------------
+    def skinning(self, rest: torch.Tensor, batch: torch.Tensor, key=None) -> tuple:
+        """What depends on the frame-0 positions only, computed once per rollout: the control particles (K,) and,
+        per sample, (dense members, control rows, bones' rest positions, their neighbourhoods and weights, the
+        members' rest positions, bone indices and weights). Cached for the last (``rest``, ``key``) objects seen
+        (a rollout passes the same frame-0 tensor and sample index every step; ``key``: the window's own
+        ``batch`` entry, None when it has none)."""
+        from simengine.gaussians.lbs import bone_weights, neighbourhoods
+
+        cached = getattr(self, "_skinning", None)
+        if cached is not None and cached[0] is rest and cached[1] is key:
+            return cached[2]
+        ctrl = self.controls(rest, batch)
+        dense = torch.ones(len(rest), dtype=torch.bool, device=rest.device)
+        dense[ctrl] = False
+        samples = []
+        for b in range(int(batch.max()) + 1 if len(rest) else 0):
+            members = torch.nonzero((batch == b) & dense)[:, 0]
+            if not len(members):
+                continue
+            bones = torch.nonzero(batch[ctrl] == b)[:, 0]
+            bones_rest = rest[ctrl[bones]].detach().double().cpu().numpy()
+            points = rest[members].detach().double().cpu().numpy()
+            samples.append((members, bones, bones_rest, *neighbourhoods(bones_rest, int(self.config["skin_neighbors"])),
+                            points, *bone_weights(points, bones_rest, int(self.config["skin_bones"]))))
+        self._skinning = (rest, key, (ctrl, samples))
+        return ctrl, samples
+
     def predict_next(self, window: dict) -> dict:
         """All particles' next positions (N, 3): the control particles' prediction, the rest by LBS."""
-        from simengine.gaussians.lbs import bone_weights, fit_rotations, neighbourhoods, skin
+        from simengine.gaussians.lbs import fit_rotations, skin
 
         pos = window["position"][-self.input_frames:]
         n = pos.shape[1]
-        batch = window.get("batch")
-        batch = torch.zeros(n, dtype=torch.long, device=pos.device) if batch is None else batch
-        rest = window["initial_position"].to(pos)
-        ctrl = self.controls(rest, batch)
+        key = window.get("batch")
+        batch = torch.zeros(n, dtype=torch.long, device=pos.device) if key is None else key
+        rest = window["initial_position"]
+        ctrl, samples = self.skinning(rest, batch, key)
+        rest = rest.to(pos)
         nxt = self.step_controls(pos[:, ctrl], rest[ctrl], batch[ctrl], window["action"])
         out = pos[-1].clone()
-        dense = torch.ones(n, dtype=torch.bool, device=pos.device)
-        dense[ctrl] = False
-        for b in range(int(batch.max()) + 1 if n else 0):
-            members = torch.nonzero((batch == b) & dense)[:, 0]
-            bones = torch.nonzero(batch[ctrl] == b)[:, 0]
-            if not len(members):
-                continue
-            bones_rest = rest[ctrl[bones]].detach().double().cpu().numpy()
+        for members, bones, bones_rest, nb, nw, points, index, weight in samples:
             bones_now = nxt[bones].detach().double().cpu().numpy()
-            nb, nw = neighbourhoods(bones_rest, int(self.config["skin_neighbors"]))
-            rotations = fit_rotations(bones_rest, bones_now, nb, nw)
-            points = rest[members].detach().double().cpu().numpy()
-            index, weight = bone_weights(points, bones_rest, int(self.config["skin_bones"]))
-            moved = skin(points, bones_rest, bones_now, rotations, index, weight)
+            moved = skin(points, bones_rest, bones_now, fit_rotations(bones_rest, bones_now, nb, nw), index, weight)
             out[members] = torch.as_tensor(moved, dtype=pos.dtype, device=pos.device)
         out[ctrl] = nxt
         return {"position": out}
