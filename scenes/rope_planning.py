@@ -106,9 +106,7 @@ def identified_parameters(study: str, seed: int, frames: int, record_every: int,
 
 def with_parameters(scene, stiffness: float, damping: float):
     """``scene`` with its rope's springs scaled to ``stiffness`` (N) and the damping rate set (1/s)."""
-    body = scene.bodies[0]
-    scale = stiffness / float(body.params["stiffness"])
-    scene._k[0] = scene._k[0] * scale
+    scene.set_stiffness(scene.bodies[0], stiffness)
     scene.damping = float(damping)
     return scene
 

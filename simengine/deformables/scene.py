@@ -137,6 +137,21 @@ class Scene:
         self.bodies.append(body)
         return body
 
+    def set_stiffness(self, body: Body, stiffness: float) -> None:
+        """Scale every spring of ``body`` (stretch, shear and bend alike) so that its stiffness becomes
+        ``stiffness`` (N): the one factor `identify` fits, applied to another scene (e.g. a physics baseline
+        with identified parameters)."""
+        check_range(f"{body.name} stiffness", float(stiffness), 0.0, None, low_open=True)
+        index = next((i for i, b in enumerate(self.bodies) if b is body), None)
+        if index is None:
+            raise InputError(f"body {body.name!r} is not part of this scene")
+        factor = float(stiffness) / float(body.params["stiffness"])
+        self._k[index] = self._k[index] * factor
+        self._params[index][:, :2] *= factor
+        for key in ("stiffness", "bend_stiffness", "shear_stiffness"):
+            if key in body.params:
+                body.params[key] = float(body.params[key]) * factor
+
     def add_rope(self, start, end, segments, mass, stiffness, bend_stiffness=0.0, radius=0.005, name=None) -> Body:
         """A chain of ``segments + 1`` particles from ``start`` to ``end``, stretch springs between neighbours
         and bending springs two apart (k = stiffness / L, bend_stiffness / 2L)."""

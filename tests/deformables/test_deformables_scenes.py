@@ -35,3 +35,23 @@ def test_generate_a_rope_dataset(tmp_path):
     traj = load_dataset(tmp_path / "rope", "train")[0]
     assert traj.cells.shape[1] == 2 and traj.action.shape == (16, 1, 8) and traj.velocity.shape == traj.position.shape
     assert traj.material_params.shape == (traj.num_particles, 3)
+
+
+def test_set_stiffness_scales_every_spring_of_one_body():
+    from simengine import deformables
+    from simengine.errors import InputError
+
+    scene = deformables.Scene()
+    rope = scene.add_rope((0, 0.1, 0), (0.3, 0.1, 0), segments=10, mass=0.05, stiffness=500.0, bend_stiffness=2.0)
+    cloth = scene.add_cloth((0, 0.3, 0), (0.2, 0.2), (4, 4), mass=0.05, stiffness=300.0)
+    before = scene.build()[0].stiffness_np.copy()
+    scene.set_stiffness(rope, 1500.0)
+    after = scene.build()[0].stiffness_np
+    np.testing.assert_allclose(after[rope.springs], 3.0 * before[rope.springs])
+    np.testing.assert_array_equal(after[cloth.springs], before[cloth.springs])
+    assert rope.params["stiffness"] == 1500.0 and rope.params["bend_stiffness"] == 6.0
+    assert scene.description()["bodies"][0]["stiffness"] == 1500.0
+    with pytest.raises(InputError, match="stiffness"):
+        scene.set_stiffness(rope, 0.0)
+    with pytest.raises(InputError, match="not part of this scene"):
+        deformables.Scene().set_stiffness(rope, 10.0)

@@ -1,6 +1,4 @@
 """Tiny toy datasets (`learned.data.synthetic`) shared by the learned-simulator tests."""
-import os
-
 import pytest
 import torch
 
@@ -31,12 +29,8 @@ def one_torch_thread():
 def rope_dataset(tmp_path_factory):
     """A short generated rope-pull set (deformables, one gripper, `action` per frame): 2 train, 1 valid, 1 test
     episodes of 1.2 s at 30 frames/s."""
-    import sys
-
     from simengine.cli import main as cli
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from scene_scripts import shortened
+    from tests.scene_scripts import shortened
 
     folder = tmp_path_factory.mktemp("rope")
     script = shortened(folder, "rope_pull", "duration=1.2, record_every=2")
