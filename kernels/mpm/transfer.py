@@ -9,7 +9,11 @@ flattened, node (i, j[, k]) at ``(i, j, k) * dx``, index ``(i * ny + j) * nz + k
           scatter into a private grid copy (``buffer_offset``), summed by `grid_update`.
 * `grid_update`: ``v_i = (mv)_i / m_i + dt g``, then collider (signed distance) and domain-wall
           conditions: slip (normal part removed), sticky (v = collider velocity), separate (normal
-          part removed only when moving into the solid), Coulomb friction on the tangential part.
+          part removed only when moving into the solid), Coulomb friction on the tangential part. Along
+          periodic axes there are no walls: the period is the cells between the wall layers, nodes a
+          stencil reaches beyond it are ghosts, and each node gathers the mass and momentum of all its
+          copies (so ghosts and their canonical nodes get the same velocity; `wrap_periodic` then moves
+          particles that left the period back by one period).
 * `g2p`:  ``v_p = sum w_ip v_i``, ``C_p = (4 / dx^2) sum w_ip v_i (x_i - x_p)^T``, ``x_p += dt v_p``,
           ``F_trial = (I + dt C_p) F_p``, then the material's return mapping.
 
@@ -263,37 +267,105 @@ def get_kernels(dim: int, scalar=wp.float32):
         nrm = wp.normalize(nrm)
         return phi + wp.dot(nrm, q - qc) * dx, nrm  # beyond the sampled grid: extend linearly
 
+    @wp.func(module=module)
+    def canonical_node(node: ivec, res: ivec, pad: int, periodic: ivec) -> ivec:
+        """The node's copy inside the period along periodic axes (the period is the M = res - 1 - 2 pad cells
+        from node ``pad``: nodes below ``pad`` or from ``pad + M`` on are ghosts of the node M away)."""
+        out = ivec()
+        for a in range(dim):
+            out[a] = node[a]
+            if periodic[a] != 0:
+                m = res[a] - 1 - 2 * pad
+                if node[a] < pad:
+                    out[a] = node[a] + m
+                elif node[a] >= pad + m:
+                    out[a] = node[a] - m
+        return out
+
+    @wp.func(module=module)
+    def ghost_of(c: int, res_a: int, pad: int) -> int:
+        """The ghost node that a B-spline stencil reaches for canonical node c along a periodic axis, or -1."""
+        m = res_a - 1 - 2 * pad
+        if c == pad or c == pad + 1:
+            return c + m
+        if c == pad + m - 1:
+            return c - m
+        return -1
+
     @wp.kernel(module=module, name="grid_update")
     def grid_update(grid_m: wp.array(dtype=scalar), grid_mv: wp.array(dtype=vec), n_buffers: int, n_nodes: int,
                     res: ivec, dx: scalar, dt: scalar, gravity: vec, pad: int, wall_mode: int, wall_friction: scalar,
                     n_colliders: int, col_sdf: wp.array(dtype=scalar), col_normal: wp.array(dtype=vec),
                     col_mode: wp.array(dtype=int), col_friction: wp.array(dtype=scalar),
                     col_moving: wp.array(dtype=int), col_disp: wp.array(dtype=vec), col_vel: wp.array(dtype=vec),
-                    begin: int, end: int, chunk: int, grid_v: wp.array(dtype=vec)):
+                    periodic: ivec, begin: int, end: int, chunk: int, grid_v: wp.array(dtype=vec)):
         first = begin + wp.tid() * chunk
+        any_periodic = int(0)
+        for a in range(dim):
+            any_periodic = any_periodic + periodic[a]
         for n in range(first, wp.min(first + chunk, end)):
-            m = grid_m[n]
-            mv = grid_mv[n]
-            for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
-                m += grid_m[b * n_nodes + n]
-                mv += grid_mv[b * n_nodes + n]
+            node = node_coord(n, res)
+            own = n  # the node whose mass, colliders and walls set this node's velocity
+            m = scalar(0.0)
+            mv = vec()
+            if any_periodic == 0:
+                m = grid_m[n]
+                mv = grid_mv[n]
+                for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
+                    m += grid_m[b * n_nodes + n]
+                    mv += grid_mv[b * n_nodes + n]
+            else:  # a ghost node takes its canonical node's velocity; both gather the mass of all copies
+                node = canonical_node(node, res, pad, periodic)
+                own = node_index(node, res)
+                for s in range(CORNERS):  # per periodic axis: the canonical node, or its ghost
+                    corner = offset_of(s, 2)
+                    copy = ivec()
+                    valid = int(1)
+                    for a in range(dim):
+                        copy[a] = node[a]
+                        if corner[a] == 1:
+                            ghost = int(-1)
+                            if periodic[a] != 0:
+                                ghost = ghost_of(node[a], res[a], pad)
+                            if ghost < 0:
+                                valid = 0
+                            copy[a] = ghost
+                    if valid == 1:
+                        k = node_index(copy, res)
+                        for b in range(n_buffers):
+                            m += grid_m[b * n_nodes + k]
+                            mv += grid_mv[b * n_nodes + k]
             v = vec()
             if m > scalar(0.0):
                 v = mv / m + dt * gravity
-                node = node_coord(n, res)
                 for c in range(wp.static(MAX_COLLIDERS)):  # unrolled, so the chain v -> v is differentiated
                     if c < n_colliders:
-                        phi, normal = collider_at(c, n, node, res, n_nodes, dx, col_moving[c], col_disp[c], col_sdf,
-                                                  col_normal)
+                        phi, normal = collider_at(c, own, node, res, n_nodes, dx, col_moving[c], col_disp[c],
+                                                  col_sdf, col_normal)
                         if phi < scalar(0.0):
                             v = col_vel[c] + project_velocity(v - col_vel[c], normal, col_mode[c], col_friction[c])
                 eye = la.identity()
                 for a in range(dim):
-                    if node[a] < pad:
-                        v = project_velocity(v, eye[a], wall_mode, wall_friction)
-                    if node[a] > res[a] - 1 - pad:
-                        v = project_velocity(v, -eye[a], wall_mode, wall_friction)
+                    if periodic[a] == 0:
+                        if node[a] < pad:
+                            v = project_velocity(v, eye[a], wall_mode, wall_friction)
+                        if node[a] > res[a] - 1 - pad:
+                            v = project_velocity(v, -eye[a], wall_mode, wall_friction)
             grid_v[n] = v
+
+    @wp.kernel(module=module, name="wrap_periodic")
+    def wrap_periodic(x: wp.array(dtype=vec), dx: scalar, res: ivec, pad: int, periodic: ivec, begin: int,
+                      end: int, chunk: int):
+        """Move particles that left the period [pad dx, (res - 1 - pad) dx) along a periodic axis back into it."""
+        first = begin + wp.tid() * chunk
+        for p in range(first, wp.min(first + chunk, end)):
+            shift = vec()
+            for a in range(dim):
+                if periodic[a] != 0:
+                    lo = to_scalar(pad) * dx
+                    period = to_scalar(res[a] - 1 - 2 * pad) * dx
+                    shift[a] = -period * wp.floor((x[p][a] - lo) / period)
+            x[p] = x[p] + shift
 
     def make_g2p(project: bool):
         @wp.kernel(module=module, name=f"g2p_{'projected' if project else 'trial'}")
@@ -345,6 +417,6 @@ def get_kernels(dim: int, scalar=wp.float32):
     k.dim, k.scalar, k.vec, k.ivec, k.mat, k.vec4, k.module = dim, scalar, vec, ivec, mat, vec4, module
     k.p2g, k.p2g_external = make_p2g(False), make_p2g(True)
     k.g2p, k.g2p_trial = make_g2p(True), make_g2p(False)
-    k.grid_update, k.check_particles = grid_update, check_particles
+    k.grid_update, k.check_particles, k.wrap_periodic = grid_update, check_particles, wrap_periodic
     k.polar_rotation = la.polar_rotation
     return k

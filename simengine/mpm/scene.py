@@ -8,7 +8,9 @@
     traj = scene.run(duration=1.0, record_every=10)   # Trajectory: position (T, N, D), velocity, ...
 
 The grid has ``grid_res`` cells along the longest side of ``domain`` (dx = max(domain) / grid_res) and
-nodes at ``index * dx``; the outer ``pad = 3`` node layers are the domain walls. The time step, unless
+nodes at ``index * dx``; the outer ``pad = 3`` node layers are the domain walls, except along axes given as
+``periodic=(True, False)``: there the region between the wall layers, ``[pad dx, (cells - pad) dx)``, repeats
+(particles leaving it re-enter on the other side; ``metadata["bounds"]`` is that period). The time step, unless
 given, is ``cfl * dx / (c + |v|_max)`` with c the fastest P-wave speed sqrt((lambda + 2 mu) / rho) (the
 bulk sound speed for fluids) and |v|_max the fastest initial speed plus sqrt(2 |g| L), also bounded
 by the explicit-viscosity limit ``dx^2 / (2 d nu)``; an explicit dt above the limit (cfl = 1) is
@@ -32,7 +34,7 @@ class Scene:
     """An MPM scene. See the module docstring; every argument is validated with a clear error."""
 
     def __init__(self, dim=3, domain=(1.0, 1.0, 1.0), grid_res=64, device=None, seed=0, dt=None, gravity=None,
-                 boundary="separate", boundary_friction=0.0, threads=None, cfl=0.5, dtype="float32"):
+                 boundary="separate", boundary_friction=0.0, threads=None, cfl=0.5, dtype="float32", periodic=None):
         if dim not in (2, 3):
             raise InputError(f"dim = {dim!r} is not one of [2, 3]")
         self.dim = dim
@@ -53,6 +55,9 @@ class Scene:
         if self.gravity.shape != (dim,) or not np.all(np.isfinite(self.gravity)):
             raise InputError(f"gravity = {gravity!r} must be {dim} finite numbers")
         check_mode("boundary", boundary)
+        from simengine.mpm.solver import check_periodic
+
+        self.periodic = check_periodic(periodic, dim, self.cells, PAD)
         self.boundary = boundary
         self.boundary_friction = float(check_range("boundary_friction", float(boundary_friction), 0.0, None))
         self.cfl = float(check_range("cfl", float(cfl), 0.0, 1.0, low_open=True))
@@ -215,7 +220,8 @@ class Scene:
                   "material_id": data["material_id"].astype(np.int32)}
         solver = MPMSolver(
             dim=self.dim, cells=self.cells, dx=self.dx, dt=self.dt, gravity=self.gravity, boundary=self.boundary,
-            boundary_friction=self.boundary_friction, colliders=self.colliders, device=self.device,
+            boundary_friction=self.boundary_friction, periodic=self.periodic, colliders=self.colliders,
+            device=self.device,
             dtype=dtype or self.dtype, threads=self.threads, pad=PAD, requires_grad=requires_grad,
             particles={k: data[k] for k in ("mass", "volume", "model", "E", "nu", "params")}, static=static)
         return solver, solver.new_state(data["x"], data["v"])
@@ -256,11 +262,12 @@ class Scene:
             "dx": mean_nearest_neighbour_distance(points.astype(np.float32)), "grid_dx": self.dx,
             "default_connectivity_radius": float(f"{1.45 * self.dx:.2g}"), "dt": dt,
             "write_every": record_every, "t_end": duration,
-            "bounds": [[0.0, float(c * self.dx)] for c in self.cells], "domain": self.domain.tolist(),
+            "bounds": [[PAD * self.dx, (c - PAD) * self.dx] if p else [0.0, float(c * self.dx)]
+                       for c, p in zip(self.cells, self.periodic)], "domain": self.domain.tolist(),
             "grid_res": self.grid_res, "cells": list(self.cells), "pad": PAD, "gravity": self.gravity.tolist(),
             "boundary": self.boundary, "boundary_friction": self.boundary_friction, "cfl": self.cfl,
             "seed": self.seed if isinstance(self.seed, (int, type(None))) else repr(self.seed),
-            "device": str(self.device), "dtype": self.dtype, "periodic_boundary_conditions": [False] * self.dim,
+            "device": str(self.device), "dtype": self.dtype, "periodic_boundary_conditions": list(self.periodic),
             "materials": [m.to_dict() for m in self.materials()],
             "bodies": [{"name": b["name"], "material_id": self.materials().index(b["material"]),
                         "density": b["density"], "num_particles": len(b["positions"]),

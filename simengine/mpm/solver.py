@@ -27,6 +27,20 @@ CPU_CHUNK = 64
 MIN_PARTICLES_THREADED = 8192
 
 
+def check_periodic(periodic, dim: int, cells, pad: int) -> tuple[bool, ...]:
+    """``periodic`` as ``dim`` bools (None: no periodic axis); each periodic axis needs a period of >= 4 cells."""
+    if periodic is None:
+        return (False,) * dim
+    flags = np.asarray(periodic).reshape(-1)
+    if flags.shape != (dim,) or flags.dtype.kind not in "bi" or not np.isin(flags, (0, 1)).all():
+        raise InputError(f"periodic = {periodic!r} must be {dim} booleans, one per axis")
+    for a, flag in enumerate(flags):
+        if flag and cells[a] - 2 * pad < 4:
+            raise InputError(f"periodic[{a}]: the period along axis {a} is {cells[a] - 2 * pad} cells (cells minus "
+                             f"2 x {pad} wall cells); it must be at least 4: enlarge the domain or grid_res")
+    return tuple(bool(f) for f in flags)
+
+
 class MPMSolver(Simulator):
     """One MLS-MPM time step on a grid of ``cells`` cells of size ``dx`` (nodes at ``index * dx``).
 
@@ -36,6 +50,8 @@ class MPMSolver(Simulator):
             ``params (N, 4)``, or an `MPMParticles` of Warp arrays.
         gravity: (dim,) acceleration. boundary: domain-wall mode "slip" | "sticky" | "separate";
             boundary_friction: Coulomb coefficient at the walls. pad: wall thickness in nodes.
+        periodic: (dim,) bools, axes with no walls that wrap around: the period is the ``cells - 2 pad``
+            cells from ``pad dx`` (the region inside the walls); at least 4 cells. Not under a tape.
         colliders: `simengine.mpm.colliders.Collider` list. device: "cpu" / "cuda".
         dtype: "float32" | "float64". threads: CPU threads (None: `simengine.runtime.default_threads`;
             one below ``min_particles_threaded`` particles, under a tape and on CUDA).
@@ -49,7 +65,8 @@ class MPMSolver(Simulator):
 
     def __init__(self, *, dim, cells, dx, dt, particles, gravity=None, boundary="separate", boundary_friction=0.0,
                  colliders=(), device="cpu", dtype="float32", threads=None, pad=3, requires_grad=False,
-                 max_speed=None, min_particles_threaded=MIN_PARTICLES_THREADED, static=None, description=None):
+                 max_speed=None, min_particles_threaded=MIN_PARTICLES_THREADED, static=None, description=None,
+                 periodic=None):
         self.wp = wp = init_warp()
         from kernels.mpm import get_kernels
 
@@ -66,6 +83,10 @@ class MPMSolver(Simulator):
         self.n_nodes = int(np.prod(self.nodes))
         self.res = self.k.ivec(*self.nodes)
         self.gravity = self.k.vec(*(np.zeros(dim) if gravity is None else np.asarray(gravity, float)))
+        self.periodic = check_periodic(periodic, dim, self.cells, self.pad)
+        if any(self.periodic) and requires_grad:
+            raise InputError("periodic = True along an axis is not differentiable yet: use requires_grad=False")
+        self._periodic = self.k.ivec(*(int(p) for p in self.periodic))
         self.boundary, self.wall_mode = boundary, check_mode("boundary", boundary)
         self.boundary_friction = float(boundary_friction)
         self.requires_grad = bool(requires_grad)
@@ -90,7 +111,7 @@ class MPMSolver(Simulator):
         self.description = dict(description or {})
         self._launches = LaunchCache(self.device)
         self._kernels = (self.k.p2g, self.k.p2g_external, self.k.grid_update, self.k.g2p, self.k.g2p_trial,
-                         self.k.check_particles)
+                         self.k.check_particles, self.k.wrap_periodic)
         prepare(self._kernels, self.device)
 
     # ---- allocation ------------------------------------------------------------------------------
@@ -190,8 +211,8 @@ class MPMSolver(Simulator):
             launch(k.grid_update, (begin, end), [
                 grid.mass, grid.momentum, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
                 self.wall_mode, self.boundary_friction, len(self.colliders), self.col_sdf, self.col_normal,
-                self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel, begin, end,
-                self.chunk, grid.velocity])
+                self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel,
+                self._periodic, begin, end, self.chunk, grid.velocity])
 
         def gather(begin, end, t):
             launch(g2p, (begin, end), [
@@ -212,6 +233,9 @@ class MPMSolver(Simulator):
             self._parallel(zero_and_scatter, self.n, threads)
             self._parallel(update, g, threads)
             self._parallel(gather, self.n, threads)
+        if any(self.periodic):
+            launch(k.wrap_periodic, (0, self.n), [s_out.x, self.dx, self.res, self.pad, self._periodic, 0, self.n,
+                                                  self.chunk])
         s_out.time = s_in.time + self.dt
         return s_out
 
