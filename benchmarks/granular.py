@@ -26,6 +26,7 @@ those runs are keyed with a ``/rough`` suffix.
     python benchmarks/granular.py --study cost --res 160           # ms per step, mu(I) / Drucker-Prager
     python benchmarks/granular.py --study law --res 80 --floor rough  # the same on a no-slip floor
     python benchmarks/granular.py --table --plot                   # docs/granular_collapse.png from the results
+    python benchmarks/granular.py --study probes                   # a = 1, 80^2: prestress, E, floor, ppc, PIC
 
 Results accumulate in ``benchmarks/out/granular.json`` (``--out``; one entry per run, keyed by rheology, aspect,
 res and floor, with the deposit profile and the runout history);
@@ -75,8 +76,9 @@ def material(rheology, **overrides):
     return materials.Sand(youngs_modulus=YOUNGS, poisson_ratio=POISSON, **kw)
 
 
-def make_scene(aspect, rheology, res, width=None, threads=None, **overrides):
-    """The collapse scene: (scene, L0, H0, floor/wall coordinate, particle spacing)."""
+def make_scene(aspect, rheology, res, width=None, threads=None, ppc=2, **overrides):
+    """The collapse scene: (scene, L0, H0, floor/wall coordinate, particle spacing); ``ppc`` particles per cell
+    along each axis."""
     from simengine import Scene
 
     width = COLUMN_WIDTH.get(float(aspect), 0.1) if width is None else width
@@ -88,7 +90,10 @@ def make_scene(aspect, rheology, res, width=None, threads=None, **overrides):
     wall = 3 * dx
     if FLOOR[0] == "rough":  # no-slip from the floor line up: the first node row under the grains is held
         scene.add_collider(shapes.Plane(normal=(0.0, 1.0), offset=wall + 0.01 * dx), mode="sticky")
-    spacing = dx / 2
+    elif FLOOR[0] == "plane":  # Coulomb friction on that row too (not only on the wall rows below the grains)
+        scene.add_collider(shapes.Plane(normal=(0.0, 1.0), offset=wall + 0.01 * dx), mode="separate",
+                           friction=WALL_FRICTION)
+    spacing = dx / ppc
     nx, ny = int(round(width / spacing)), int(round(aspect * width / spacing))
     gx, gy = np.meshgrid(wall + spacing * (np.arange(nx) + 0.5), wall + spacing * (np.arange(ny) + 0.5), indexing="ij")
     x = np.stack([gx.ravel(), gy.ravel()], -1)
@@ -114,13 +119,30 @@ def profile(x, wall, dx, spacing):
     return (np.arange(len(top)) + 0.5) * dx, top
 
 
-def collapse(aspect, rheology, res, t_max=None, threads=None, progress=True, **overrides):
-    """Run one collapse to rest; returns a dict of the measured deposit (lengths in units of L0)."""
+def geostatic_F(x, top, mu, lam, K0, g=9.81):
+    """Deformation gradients (N, 2, 2) of the at-rest state behind a gate: sigma_yy = -rho g depth, sigma_xx = K0
+    sigma_yy, through the 2D Hencky law sigma = 2 mu eps + lam tr(eps) I (small strains)."""
+    s_yy = -DENSITY * g * np.maximum(top - x[:, 1], 0.0)
+    eps = np.linalg.solve(np.array([[2 * mu + lam, lam], [lam, 2 * mu + lam]]), np.stack([K0 * s_yy, s_yy]))
+    F = np.zeros((len(x), 2, 2))
+    F[:, 0, 0], F[:, 1, 1] = np.exp(eps[0]), np.exp(eps[1])
+    return F
+
+
+def collapse(aspect, rheology, res, t_max=None, threads=None, progress=True, ppc=2, prestress=None, pic=False,
+             **overrides):
+    """Run one collapse to rest; returns a dict of the measured deposit (lengths in units of L0). Probes of the
+    numerics: ``ppc`` particles per cell per axis, ``prestress`` K0 (start from the geostatic state instead of
+    stress-free), ``pic`` (drop the affine velocity C after every step)."""
     import warp as wp
 
-    scene, L0, H0, wall, spacing = make_scene(aspect, rheology, res, threads=threads, **overrides)
+    scene, L0, H0, wall, spacing = make_scene(aspect, rheology, res, threads=threads, ppc=ppc, **overrides)
     solver, state = scene.build()
     other = solver.new_state()
+    if prestress is not None:
+        x = state.x.numpy()
+        state = solver.new_state(x, np.zeros_like(x), F=geostatic_F(x, wall + H0, *scene.bodies[0]["material"].lame,
+                                                                    prestress))
     dx, dt = scene.dx, solver.dt
     g = 9.81
     t_max = t_max if t_max is not None else 3.0 + 10.0 * math.sqrt(H0 / g)
@@ -135,6 +157,8 @@ def collapse(aspect, rheology, res, t_max=None, threads=None, progress=True, **o
             solver.step(state, other)
             state, other = other, state
             steps += 1
+            if pic:
+                state.C.zero_()
         wp.synchronize()
         solver.check(state, steps)
         x, v = state.x.numpy(), state.v.numpy()
@@ -226,6 +250,37 @@ def cost(aspect, res, steps, repeats=3, threads=None):
           + ", ".join(f"{r} {ms:.3f} ms/step" for r, ms in best.items())
           + f"; mu_i / drucker_prager = {best['mu_i'] / best['drucker_prager']:.3f}")
     return best
+
+
+PROBES = [  # (label, floor, collapse() keywords, material overrides): a = 1 on 80^2 unless --aspect/--res
+    ("baseline", "coulomb", {}, {}),
+    ("geostatic prestress K0 = 0.5", "coulomb", {"prestress": 0.5}, {}),
+    ("E = 3e6", "coulomb", {}, {"youngs_modulus": 3e6}),
+    ("E = 1e7", "coulomb", {}, {"youngs_modulus": 1e7}),
+    ("Coulomb floor plane on the lowest grain row", "plane", {}, {}),
+    ("no-slip floor plane", "rough", {}, {}),
+    ("1 particle per cell", "coulomb", {"ppc": 1}, {}),
+    ("9 particles per cell", "coulomb", {"ppc": 3}, {}),
+    ("PIC (C = 0)", "coulomb", {"pic": True}, {}),
+]
+
+
+def probes(aspect, res, rheologies, threads=None):
+    """The numerical probes of the collapse (``PROBES``), one table row each: runout and height over the law."""
+    global YOUNGS
+    rows = []
+    for label, floor, kw, material_kw in PROBES:
+        for rheology in rheologies:
+            FLOOR[0], young = floor, YOUNGS
+            YOUNGS = material_kw.get("youngs_modulus", young)
+            try:
+                r = collapse(aspect, rheology, res, threads=threads, progress=False, **kw)
+            finally:
+                FLOOR[0], YOUNGS = "coulomb", young
+            rows.append((label, rheology, r["runout"], r["runout"] / r["runout_law"], r["height"], r["wall_s"]))
+            print(f"{label:45s} {rheology:15s} runout {r['runout']:.3f} (x{rows[-1][3]:.2f} the law) "
+                  f"height {r['height']:.3f} ({r['wall_s']:.0f} s)", flush=True)
+    return rows
 
 
 def floor_of(r):
@@ -323,7 +378,7 @@ def plot(results, path=PLOT, res=None):
 def main(argv=None):
     global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", choices=["law", "resolution", "cost", "one"], default=None)
+    parser.add_argument("--study", choices=["law", "resolution", "cost", "one", "probes"], default=None)
     parser.add_argument("--rheology", choices=RHEOLOGIES, nargs="+", default=list(RHEOLOGIES))
     parser.add_argument("--aspect", type=float, nargs="+", default=None)
     parser.add_argument("--res", type=int, nargs="+", default=None)
@@ -352,6 +407,8 @@ def main(argv=None):
     elif args.study == "cost":
         for n in args.res or [160]:
             cost((args.aspect or [2.0])[0], n, args.steps, threads=args.threads)
+    elif args.study == "probes":
+        probes((args.aspect or [1.0])[0], (args.res or [80])[0], args.rheology, threads=args.threads)
     elif args.study == "one":
         r = collapse(args.aspect[0], args.rheology[0], args.res[0], threads=args.threads)
         print({k: v for k, v in r.items() if k not in ("profile_x", "profile_h", "history")})
