@@ -173,7 +173,9 @@ def identify(scene, observed, record_every: int = 1, steps: int | None = None, b
         if progress:
             print(f"identify: loss {loss.item():.4e} scale {log_scale.detach().exp().item():.5g} "
                   f"damping {log_damping.detach().exp().item():.5g}", flush=True)
-        return loss
+        # L-BFGS minimises the loss relative to the guess's: its first step and tolerances are not scale-free,
+        # and a stiff body's loss in m^2 (1e-8 over a short window) left it at the guess
+        return loss / max(history[0][0], 1e-300)
 
     params = [p for p in (log_scale, log_damping) if p.requires_grad]
     optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, tolerance_grad=1e-12,
