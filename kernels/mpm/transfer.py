@@ -51,6 +51,7 @@ def get_kernels(dim: int, scalar=wp.float32):
     ivec = wp.types.vector(dim, wp.int32)
     mat = wp.types.matrix((dim, dim), scalar)
     vec4 = wp.types.vector(4, scalar)
+    nodevec = wp.types.vector(dim + 1, scalar)  # a grid node's P2G sums: momentum, then mass
     wmat = wp.types.matrix((3, dim), scalar)
     # A dispatch through a wrapper function costs a call (with the heavy models' frame) per particle, so
     # the cheap, common neo-Hookean stress is inlined and elastic models skip the return-mapping call.
@@ -102,6 +103,21 @@ def get_kernels(dim: int, scalar=wp.float32):
         w = wp.matrix_from_rows(
             scalar(0.5) * wp.cw_mul(h0, h0), vec(scalar(0.75)) - wp.cw_mul(h1, h1), scalar(0.5) * wp.cw_mul(h2, h2))
         return base, fx, w
+
+    @wp.func(module=module)
+    def pack(a: vec, s: scalar) -> nodevec:
+        """``(a, s)``: a vector with one more component."""
+        if wp.static(dim == 2):
+            return nodevec(a[0], a[1], s)
+        else:
+            return nodevec(a[0], a[1], a[2], s)
+
+    @wp.func(module=module)
+    def momentum_of(mm: nodevec) -> vec:
+        if wp.static(dim == 2):
+            return vec(mm[0], mm[1])
+        else:
+            return vec(mm[0], mm[1], mm[2])
 
     @wp.func(module=module)
     def to_scalar(i: int) -> scalar:
@@ -178,8 +194,7 @@ def get_kernels(dim: int, scalar=wp.float32):
                 plastic: wp.array(dtype=scalar), stress: wp.array(dtype=mat), mass: wp.array(dtype=scalar),
                 volume: wp.array(dtype=scalar), model: wp.array(dtype=int), E: wp.array(dtype=scalar),
                 nu: wp.array(dtype=scalar), params: wp.array(dtype=vec4), dx: scalar, dt: scalar, res: ivec,
-                begin: int, end: int, chunk: int, buffer_offset: int, grid_m: wp.array(dtype=scalar),
-                grid_mv: wp.array(dtype=vec)):
+                begin: int, end: int, chunk: int, buffer_offset: int, grid_mm: wp.array(dtype=nodevec)):
             inv_dx = scalar(1.0) / dx
             first = begin + wp.tid() * chunk
             for p in range(first, wp.min(first + chunk, end)):  # independent iterations: exact adjoint
@@ -193,28 +208,29 @@ def get_kernels(dim: int, scalar=wp.float32):
                 m = mass[p]
                 affine = (-dt * volume[p] * scalar(4.0) * inv_dx * inv_dx) * tau + m * C[p]
                 base, fx, w = bspline(x[p], inv_dx, res)
-                # node o gets w_o (m v + A (o - fx) dx) = w_o (q + sum_a o_a dx A[:, a]), q = m v - A fx dx:
-                # built up axis by axis over the unrolled stencil, rows of 3 consecutive nodes
-                q = m * v[p] - affine @ (fx * dx)
+                # node o gets w_o (m v + A (o - fx) dx) = w_o (q + sum_a o_a dx A[:, a]), q = m v - A fx dx, and
+                # mass w_o m: one (momentum, mass) vector w_o (q + sum_a o_a c_a, m), c_a = (dx A[:, a], 0), built
+                # up axis by axis over the unrolled stencil, rows of 3 consecutive nodes (one vector add per node)
+                q = pack(m * v[p] - affine @ (fx * dx), m)
                 cols = wp.transpose(affine) * dx  # row a: column a of A, times dx
+                c0 = pack(cols[0], scalar(0.0))
+                c1 = pack(cols[1], scalar(0.0))
                 first_node = node_index(base, res) + buffer_offset
                 step = strides(res)
                 for i in range(3):
-                    qi = q + to_scalar(i) * cols[0]
+                    qi = q + to_scalar(i) * c0
                     if wp.static(dim == 2):
                         for j in range(3):
                             weight = w[i, 0] * w[j, 1]
-                            wp.atomic_add(grid_mv, first_node + i * step[0] + j, weight * (qi + to_scalar(j) * cols[1]))
-                            wp.atomic_add(grid_m, first_node + i * step[0] + j, weight * m)
+                            wp.atomic_add(grid_mm, first_node + i * step[0] + j, weight * (qi + to_scalar(j) * c1))
                     else:
+                        c2 = pack(cols[2], scalar(0.0))
                         for j in range(3):
                             wij = w[i, 0] * w[j, 1]
-                            qij = qi + to_scalar(j) * cols[1]
+                            qij = qi + to_scalar(j) * c1
                             row = first_node + i * step[0] + j * step[1]
                             for k in range(3):
-                                weight = wij * w[k, 2]
-                                wp.atomic_add(grid_mv, row + k, weight * (qij + to_scalar(k) * cols[2]))
-                                wp.atomic_add(grid_m, row + k, weight * m)
+                                wp.atomic_add(grid_mm, row + k, (wij * w[k, 2]) * (qij + to_scalar(k) * c2))
 
         return p2g
 
@@ -264,7 +280,7 @@ def get_kernels(dim: int, scalar=wp.float32):
         return phi + wp.dot(nrm, q - qc) * dx, nrm  # beyond the sampled grid: extend linearly
 
     @wp.kernel(module=module, name="grid_update")
-    def grid_update(grid_m: wp.array(dtype=scalar), grid_mv: wp.array(dtype=vec), n_buffers: int, n_nodes: int,
+    def grid_update(grid_mm: wp.array(dtype=nodevec), n_buffers: int, n_nodes: int,
                     res: ivec, dx: scalar, dt: scalar, gravity: vec, pad: int, wall_mode: int, wall_friction: scalar,
                     n_colliders: int, col_sdf: wp.array(dtype=scalar), col_normal: wp.array(dtype=vec),
                     col_mode: wp.array(dtype=int), col_friction: wp.array(dtype=scalar),
@@ -272,14 +288,13 @@ def get_kernels(dim: int, scalar=wp.float32):
                     begin: int, end: int, chunk: int, grid_v: wp.array(dtype=vec)):
         first = begin + wp.tid() * chunk
         for n in range(first, wp.min(first + chunk, end)):
-            m = grid_m[n]
-            mv = grid_mv[n]
+            mm = grid_mm[n]
             for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
-                m += grid_m[b * n_nodes + n]
-                mv += grid_mv[b * n_nodes + n]
+                mm += grid_mm[b * n_nodes + n]
+            m = mm[dim]
             v = vec()
             if m > scalar(0.0):
-                v = mv / m + dt * gravity
+                v = momentum_of(mm) / m + dt * gravity
                 node = node_coord(n, res)
                 for c in range(wp.static(MAX_COLLIDERS)):  # unrolled, so the chain v -> v is differentiated
                     if c < n_colliders:
@@ -343,6 +358,7 @@ def get_kernels(dim: int, scalar=wp.float32):
 
     k = Kernels()
     k.dim, k.scalar, k.vec, k.ivec, k.mat, k.vec4, k.module = dim, scalar, vec, ivec, mat, vec4, module
+    k.nodevec = nodevec
     k.p2g, k.p2g_external = make_p2g(False), make_p2g(True)
     k.g2p, k.g2p_trial = make_g2p(True), make_g2p(False)
     k.grid_update, k.check_particles = grid_update, check_particles
