@@ -133,42 +133,54 @@ def get_kernels(dim: int, scalar=wp.float32):
             return ivec(res[1] * res[2], res[2], 1)
 
     @wp.func(module=module)
+    def shift(q: nodevec, c: nodevec, o: int) -> nodevec:
+        """``q + o c`` for a stencil offset o (a constant once unrolled); o = 0 returns q without adding the
+        ``0 c`` that the compiler may not drop (IEEE: it could be NaN or -0)."""
+        if o == 0:
+            return q
+        return q + to_scalar(o) * c
+
+    @wp.func(module=module)
+    def along(w: wmat, a: int, x0: vec, x1: vec, x2: vec):
+        """Over a stencil line along axis a: ``sum_o w_o x_o`` and ``sum_o w_o (o - 1) x_o = w_2 x_2 - w_0 x_0``."""
+        return w[0, a] * x0 + w[1, a] * x1 + w[2, a] * x2, w[2, a] * x2 - w[0, a] * x0
+
+    @wp.func(module=module)
+    def gather_row(grid_v: wp.array(dtype=vec), row: int, w: wmat):
+        """`along` the last axis over the 3 consecutive nodes from ``row``."""
+        return along(w, dim - 1, grid_v[row], grid_v[row + 1], grid_v[row + 2])
+
+    @wp.func(module=module)
+    def gather_plane(grid_v: wp.array(dtype=vec), first: int, step: int, w: wmat):
+        """3D: over the 3 rows from ``first`` (``step`` apart along axis 1): the row sums, their first moment
+        along axis 1 and the sum of their first moments along axis 2."""
+        v0, d0 = gather_row(grid_v, first, w)
+        v1, d1 = gather_row(grid_v, first + step, w)
+        v2, d2 = gather_row(grid_v, first + 2 * step, w)
+        v, c1 = along(w, 1, v0, v1, v2)
+        c2, unused = along(w, 1, d0, d1, d2)
+        return v, c1, c2
+
+    @wp.func(module=module)
     def gather(grid_v: wp.array(dtype=vec), first_node: int, step: ivec, w: wmat):
         """``v = sum_o w_o v_o`` and ``c = sum_o w_o v_o (o - 1)^T`` over the 3^dim stencil from ``first_node``,
         summed axis by axis (rows of 3 consecutive nodes; centred offsets o - 1 keep the cancellation in
-        ``c - v (fx - 1)^T`` as small as in the plain sum over ``o - fx``)."""
-        v = vec()
-        c0 = vec()
-        c1 = vec()
-        c2 = vec()
-        for i in range(3):
-            if wp.static(dim == 2):
-                row = first_node + i * step[0]
-                g0 = grid_v[row]
-                g2 = grid_v[row + 2]
-                vi = w[0, 1] * g0 + w[1, 1] * grid_v[row + 1] + w[2, 1] * g2
-                v += w[i, 0] * vi
-                c0 += (to_scalar(i - 1) * w[i, 0]) * vi
-                c1 += w[i, 0] * (w[2, 1] * g2 - w[0, 1] * g0)
-            else:
-                vi = vec()
-                ci1 = vec()
-                ci2 = vec()
-                for j in range(3):
-                    row = first_node + i * step[0] + j * step[1]
-                    g0 = grid_v[row]
-                    g2 = grid_v[row + 2]
-                    vj = w[0, 2] * g0 + w[1, 2] * grid_v[row + 1] + w[2, 2] * g2
-                    vi += w[j, 1] * vj
-                    ci1 += (to_scalar(j - 1) * w[j, 1]) * vj
-                    ci2 += w[j, 1] * (w[2, 2] * g2 - w[0, 2] * g0)
-                v += w[i, 0] * vi
-                c0 += (to_scalar(i - 1) * w[i, 0]) * vi
-                c1 += w[i, 0] * ci1
-                c2 += w[i, 0] * ci2
+        ``c - v (fx - 1)^T`` as small as in the plain sum over ``o - fx``), written out so that no term is a
+        multiple of the zero offset ``o - 1 = 0`` or an addition to a zero start."""
         if wp.static(dim == 2):
+            v0, d0 = gather_row(grid_v, first_node, w)
+            v1, d1 = gather_row(grid_v, first_node + step[0], w)
+            v2, d2 = gather_row(grid_v, first_node + 2 * step[0], w)
+            v, c0 = along(w, 0, v0, v1, v2)
+            c1, unused = along(w, 0, d0, d1, d2)
             return v, wp.matrix_from_cols(c0, c1)
         else:
+            v0, e0, f0 = gather_plane(grid_v, first_node, step[1], w)
+            v1, e1, f1 = gather_plane(grid_v, first_node + step[0], step[1], w)
+            v2, e2, f2 = gather_plane(grid_v, first_node + 2 * step[0], step[1], w)
+            v, c0 = along(w, 0, v0, v1, v2)
+            c1, unused1 = along(w, 0, e0, e1, e2)
+            c2, unused2 = along(w, 0, f0, f1, f2)
             return v, wp.matrix_from_cols(c0, c1, c2)
 
     @wp.func(module=module)
@@ -218,19 +230,19 @@ def get_kernels(dim: int, scalar=wp.float32):
                 first_node = node_index(base, res) + buffer_offset
                 step = strides(res)
                 for i in range(3):
-                    qi = q + to_scalar(i) * c0
+                    qi = shift(q, c0, i)
                     if wp.static(dim == 2):
                         for j in range(3):
                             weight = w[i, 0] * w[j, 1]
-                            wp.atomic_add(grid_mm, first_node + i * step[0] + j, weight * (qi + to_scalar(j) * c1))
+                            wp.atomic_add(grid_mm, first_node + i * step[0] + j, weight * shift(qi, c1, j))
                     else:
                         c2 = pack(cols[2], scalar(0.0))
                         for j in range(3):
                             wij = w[i, 0] * w[j, 1]
-                            qij = qi + to_scalar(j) * c1
+                            qij = shift(qi, c1, j)
                             row = first_node + i * step[0] + j * step[1]
                             for k in range(3):
-                                wp.atomic_add(grid_mm, row + k, (wij * w[k, 2]) * (qij + to_scalar(k) * c2))
+                                wp.atomic_add(grid_mm, row + k, (wij * w[k, 2]) * shift(qij, c2, k))
 
         return p2g
 
