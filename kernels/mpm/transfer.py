@@ -55,6 +55,7 @@ def get_kernels(dim: int, scalar=wp.float32):
     ivec = wp.types.vector(dim, wp.int32)
     mat = wp.types.matrix((dim, dim), scalar)
     vec4 = wp.types.vector(4, scalar)
+    nodevec = wp.types.vector(dim + 1, scalar)  # a grid node's P2G sums: momentum, then mass
     wmat = wp.types.matrix((3, dim), scalar)
     # A dispatch through a wrapper function costs a call (with the heavy models' frame) per particle, so
     # the cheap, common neo-Hookean stress is inlined and elastic models skip the return-mapping call.
@@ -108,6 +109,21 @@ def get_kernels(dim: int, scalar=wp.float32):
         return base, fx, w
 
     @wp.func(module=module)
+    def pack(a: vec, s: scalar) -> nodevec:
+        """``(a, s)``: a vector with one more component."""
+        if wp.static(dim == 2):
+            return nodevec(a[0], a[1], s)
+        else:
+            return nodevec(a[0], a[1], a[2], s)
+
+    @wp.func(module=module)
+    def momentum_of(mm: nodevec) -> vec:
+        if wp.static(dim == 2):
+            return vec(mm[0], mm[1])
+        else:
+            return vec(mm[0], mm[1], mm[2])
+
+    @wp.func(module=module)
     def to_scalar(i: int) -> scalar:
         """``scalar(i)`` through a call: converting an unrolled loop's index in place retypes it (Warp 1.19)."""
         return scalar(i)
@@ -121,42 +137,54 @@ def get_kernels(dim: int, scalar=wp.float32):
             return ivec(res[1] * res[2], res[2], 1)
 
     @wp.func(module=module)
+    def shift(q: nodevec, c: nodevec, o: int) -> nodevec:
+        """``q + o c`` for a stencil offset o (a constant once unrolled); o = 0 returns q without adding the
+        ``0 c`` that the compiler may not drop (IEEE: it could be NaN or -0)."""
+        if o == 0:
+            return q
+        return q + to_scalar(o) * c
+
+    @wp.func(module=module)
+    def along(w: wmat, a: int, x0: vec, x1: vec, x2: vec):
+        """Over a stencil line along axis a: ``sum_o w_o x_o`` and ``sum_o w_o (o - 1) x_o = w_2 x_2 - w_0 x_0``."""
+        return w[0, a] * x0 + w[1, a] * x1 + w[2, a] * x2, w[2, a] * x2 - w[0, a] * x0
+
+    @wp.func(module=module)
+    def gather_row(grid_v: wp.array(dtype=vec), row: int, w: wmat):
+        """`along` the last axis over the 3 consecutive nodes from ``row``."""
+        return along(w, dim - 1, grid_v[row], grid_v[row + 1], grid_v[row + 2])
+
+    @wp.func(module=module)
+    def gather_plane(grid_v: wp.array(dtype=vec), first: int, step: int, w: wmat):
+        """3D: over the 3 rows from ``first`` (``step`` apart along axis 1): the row sums, their first moment
+        along axis 1 and the sum of their first moments along axis 2."""
+        v0, d0 = gather_row(grid_v, first, w)
+        v1, d1 = gather_row(grid_v, first + step, w)
+        v2, d2 = gather_row(grid_v, first + 2 * step, w)
+        v, c1 = along(w, 1, v0, v1, v2)
+        c2, unused = along(w, 1, d0, d1, d2)
+        return v, c1, c2
+
+    @wp.func(module=module)
     def gather(grid_v: wp.array(dtype=vec), first_node: int, step: ivec, w: wmat):
         """``v = sum_o w_o v_o`` and ``c = sum_o w_o v_o (o - 1)^T`` over the 3^dim stencil from ``first_node``,
         summed axis by axis (rows of 3 consecutive nodes; centred offsets o - 1 keep the cancellation in
-        ``c - v (fx - 1)^T`` as small as in the plain sum over ``o - fx``)."""
-        v = vec()
-        c0 = vec()
-        c1 = vec()
-        c2 = vec()
-        for i in range(3):
-            if wp.static(dim == 2):
-                row = first_node + i * step[0]
-                g0 = grid_v[row]
-                g2 = grid_v[row + 2]
-                vi = w[0, 1] * g0 + w[1, 1] * grid_v[row + 1] + w[2, 1] * g2
-                v += w[i, 0] * vi
-                c0 += (to_scalar(i - 1) * w[i, 0]) * vi
-                c1 += w[i, 0] * (w[2, 1] * g2 - w[0, 1] * g0)
-            else:
-                vi = vec()
-                ci1 = vec()
-                ci2 = vec()
-                for j in range(3):
-                    row = first_node + i * step[0] + j * step[1]
-                    g0 = grid_v[row]
-                    g2 = grid_v[row + 2]
-                    vj = w[0, 2] * g0 + w[1, 2] * grid_v[row + 1] + w[2, 2] * g2
-                    vi += w[j, 1] * vj
-                    ci1 += (to_scalar(j - 1) * w[j, 1]) * vj
-                    ci2 += w[j, 1] * (w[2, 2] * g2 - w[0, 2] * g0)
-                v += w[i, 0] * vi
-                c0 += (to_scalar(i - 1) * w[i, 0]) * vi
-                c1 += w[i, 0] * ci1
-                c2 += w[i, 0] * ci2
+        ``c - v (fx - 1)^T`` as small as in the plain sum over ``o - fx``), written out so that no term is a
+        multiple of the zero offset ``o - 1 = 0`` or an addition to a zero start."""
         if wp.static(dim == 2):
+            v0, d0 = gather_row(grid_v, first_node, w)
+            v1, d1 = gather_row(grid_v, first_node + step[0], w)
+            v2, d2 = gather_row(grid_v, first_node + 2 * step[0], w)
+            v, c0 = along(w, 0, v0, v1, v2)
+            c1, unused = along(w, 0, d0, d1, d2)
             return v, wp.matrix_from_cols(c0, c1)
         else:
+            v0, e0, f0 = gather_plane(grid_v, first_node, step[1], w)
+            v1, e1, f1 = gather_plane(grid_v, first_node + step[0], step[1], w)
+            v2, e2, f2 = gather_plane(grid_v, first_node + 2 * step[0], step[1], w)
+            v, c0 = along(w, 0, v0, v1, v2)
+            c1, unused1 = along(w, 0, e0, e1, e2)
+            c2, unused2 = along(w, 0, f0, f1, f2)
             return v, wp.matrix_from_cols(c0, c1, c2)
 
     @wp.func(module=module)
@@ -182,8 +210,7 @@ def get_kernels(dim: int, scalar=wp.float32):
                 plastic: wp.array(dtype=scalar), stress: wp.array(dtype=mat), mass: wp.array(dtype=scalar),
                 volume: wp.array(dtype=scalar), model: wp.array(dtype=int), E: wp.array(dtype=scalar),
                 nu: wp.array(dtype=scalar), params: wp.array(dtype=vec4), dx: scalar, dt: scalar, res: ivec,
-                begin: int, end: int, chunk: int, buffer_offset: int, grid_m: wp.array(dtype=scalar),
-                grid_mv: wp.array(dtype=vec)):
+                begin: int, end: int, chunk: int, buffer_offset: int, grid_mm: wp.array(dtype=nodevec)):
             inv_dx = scalar(1.0) / dx
             first = begin + wp.tid() * chunk
             for p in range(first, wp.min(first + chunk, end)):  # independent iterations: exact adjoint
@@ -197,28 +224,29 @@ def get_kernels(dim: int, scalar=wp.float32):
                 m = mass[p]
                 affine = (-dt * volume[p] * scalar(4.0) * inv_dx * inv_dx) * tau + m * C[p]
                 base, fx, w = bspline(x[p], inv_dx, res)
-                # node o gets w_o (m v + A (o - fx) dx) = w_o (q + sum_a o_a dx A[:, a]), q = m v - A fx dx:
-                # built up axis by axis over the unrolled stencil, rows of 3 consecutive nodes
-                q = m * v[p] - affine @ (fx * dx)
+                # node o gets w_o (m v + A (o - fx) dx) = w_o (q + sum_a o_a dx A[:, a]), q = m v - A fx dx, and
+                # mass w_o m: one (momentum, mass) vector w_o (q + sum_a o_a c_a, m), c_a = (dx A[:, a], 0), built
+                # up axis by axis over the unrolled stencil, rows of 3 consecutive nodes (one vector add per node)
+                q = pack(m * v[p] - affine @ (fx * dx), m)
                 cols = wp.transpose(affine) * dx  # row a: column a of A, times dx
+                c0 = pack(cols[0], scalar(0.0))
+                c1 = pack(cols[1], scalar(0.0))
                 first_node = node_index(base, res) + buffer_offset
                 step = strides(res)
                 for i in range(3):
-                    qi = q + to_scalar(i) * cols[0]
+                    qi = shift(q, c0, i)
                     if wp.static(dim == 2):
                         for j in range(3):
                             weight = w[i, 0] * w[j, 1]
-                            wp.atomic_add(grid_mv, first_node + i * step[0] + j, weight * (qi + to_scalar(j) * cols[1]))
-                            wp.atomic_add(grid_m, first_node + i * step[0] + j, weight * m)
+                            wp.atomic_add(grid_mm, first_node + i * step[0] + j, weight * shift(qi, c1, j))
                     else:
+                        c2 = pack(cols[2], scalar(0.0))
                         for j in range(3):
                             wij = w[i, 0] * w[j, 1]
-                            qij = qi + to_scalar(j) * cols[1]
+                            qij = shift(qi, c1, j)
                             row = first_node + i * step[0] + j * step[1]
                             for k in range(3):
-                                weight = wij * w[k, 2]
-                                wp.atomic_add(grid_mv, row + k, weight * (qij + to_scalar(k) * cols[2]))
-                                wp.atomic_add(grid_m, row + k, weight * m)
+                                wp.atomic_add(grid_mm, row + k, (wij * w[k, 2]) * shift(qij, c2, k))
 
         return p2g
 
@@ -293,7 +321,7 @@ def get_kernels(dim: int, scalar=wp.float32):
         return -1
 
     @wp.kernel(module=module, name="grid_update")
-    def grid_update(grid_m: wp.array(dtype=scalar), grid_mv: wp.array(dtype=vec), n_buffers: int, n_nodes: int,
+    def grid_update(grid_mm: wp.array(dtype=nodevec), n_buffers: int, n_nodes: int,
                     res: ivec, dx: scalar, dt: scalar, gravity: vec, pad: int, wall_mode: int, wall_friction: scalar,
                     n_colliders: int, col_sdf: wp.array(dtype=scalar), col_normal: wp.array(dtype=vec),
                     col_mode: wp.array(dtype=int), col_friction: wp.array(dtype=scalar),
@@ -306,14 +334,11 @@ def get_kernels(dim: int, scalar=wp.float32):
         for n in range(first, wp.min(first + chunk, end)):
             node = node_coord(n, res)
             own = n  # the node whose mass, colliders and walls set this node's velocity
-            m = scalar(0.0)
-            mv = vec()
+            mm = nodevec()
             if any_periodic == 0:
-                m = grid_m[n]
-                mv = grid_mv[n]
+                mm = grid_mm[n]
                 for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
-                    m += grid_m[b * n_nodes + n]
-                    mv += grid_mv[b * n_nodes + n]
+                    mm += grid_mm[b * n_nodes + n]
             else:  # a ghost node takes its canonical node's velocity; both gather the mass of all copies
                 node = canonical_node(node, res, pad, periodic)
                 own = node_index(node, res)
@@ -333,11 +358,11 @@ def get_kernels(dim: int, scalar=wp.float32):
                     if valid == 1:
                         k = node_index(copy, res)
                         for b in range(n_buffers):
-                            m += grid_m[b * n_nodes + k]
-                            mv += grid_mv[b * n_nodes + k]
+                            mm += grid_mm[b * n_nodes + k]
+            m = mm[dim]
             v = vec()
             if m > scalar(0.0):
-                v = mv / m + dt * gravity
+                v = momentum_of(mm) / m + dt * gravity
                 for c in range(wp.static(MAX_COLLIDERS)):  # unrolled, so the chain v -> v is differentiated
                     if c < n_colliders:
                         phi, normal = collider_at(c, own, node, res, n_nodes, dx, col_moving[c], col_disp[c],
@@ -415,6 +440,7 @@ def get_kernels(dim: int, scalar=wp.float32):
 
     k = Kernels()
     k.dim, k.scalar, k.vec, k.ivec, k.mat, k.vec4, k.module = dim, scalar, vec, ivec, mat, vec4, module
+    k.nodevec = nodevec
     k.p2g, k.p2g_external = make_p2g(False), make_p2g(True)
     k.g2p, k.g2p_trial = make_g2p(True), make_g2p(False)
     k.grid_update, k.check_particles, k.wrap_periodic = grid_update, check_particles, wrap_periodic

@@ -154,8 +154,7 @@ class MPMSolver(Simulator):
     def new_grid(self, buffers: int = 1, requires_grad=None) -> MPMGrid:
         rg = self.requires_grad if requires_grad is None else requires_grad
         wp, k, g = self.wp, self.k, self.n_nodes
-        return MPMGrid(mass=wp.zeros(buffers * g, dtype=k.scalar, device=self.device, requires_grad=rg),
-                       momentum=wp.zeros(buffers * g, dtype=k.vec, device=self.device, requires_grad=rg),
+        return MPMGrid(moments=wp.zeros(buffers * g, dtype=k.nodevec, device=self.device, requires_grad=rg),
                        velocity=wp.zeros(g, dtype=k.vec, device=self.device, requires_grad=rg))
 
     def _setup_colliders(self):
@@ -192,7 +191,7 @@ class MPMSolver(Simulator):
         p = particles or self.particles
         if grid is None:
             grid = self.new_grid() if self.requires_grad else self._grid
-        buffers = grid.mass.shape[0] // self.n_nodes
+        buffers = grid.moments.shape[0] // self.n_nodes
         threads = min(self.threads, buffers)
         self._move_colliders(s_in, s_out)
         cache = particles is None and stress is None and not self.requires_grad
@@ -205,11 +204,11 @@ class MPMSolver(Simulator):
         def scatter(begin, end, t):
             launch(p2g, (begin, end), [
                 s_in.x, s_in.v, s_in.C, s_in.F, s_in.plastic, stress, p.mass, p.volume, p.model, p.E, p.nu,
-                p.params, self.dx, self.dt, self.res, begin, end, self.chunk, t * g, grid.mass, grid.momentum])
+                p.params, self.dx, self.dt, self.res, begin, end, self.chunk, t * g, grid.moments])
 
         def update(begin, end, t):
             launch(k.grid_update, (begin, end), [
-                grid.mass, grid.momentum, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
+                grid.moments, threads, g, self.res, self.dx, self.dt, self.gravity, self.pad,
                 self.wall_mode, self.boundary_friction, len(self.colliders), self.col_sdf, self.col_normal,
                 self.col_mode, self.col_friction, self.col_moving, s_out.collider_disp, s_out.collider_vel,
                 self._periodic, begin, end, self.chunk, grid.velocity])
@@ -226,8 +225,7 @@ class MPMSolver(Simulator):
             gather(0, self.n, 0)
         else:
             def zero_and_scatter(begin, end, t):
-                grid.mass[t * g:(t + 1) * g].zero_()
-                grid.momentum[t * g:(t + 1) * g].zero_()
+                grid.moments[t * g:(t + 1) * g].zero_()
                 scatter(begin, end, t)
 
             self._parallel(zero_and_scatter, self.n, threads)

@@ -4,7 +4,7 @@ Shapes (N particles, d = dim, G grid nodes, B private scatter buffers):
 
     MPMState      x, v (N,) vec_d; C, F (N,) mat_dd; plastic (N,); time; collider motion (n_c,) vec_d
     MPMParticles  mass, volume (N,); model (N,) int32; E, nu (N,); params (N,) vec4
-    MPMGrid       mass (B G,); momentum (B G,) vec_d; velocity (G,) vec_d
+    MPMGrid       moments (B G,) vec_(d+1): momentum, then mass; velocity (G,) vec_d
 
 A state is never written by the step that reads it, so a `wp.Tape` over many steps keeps every
 input its backward pass needs (give each step its own output state and grid).
@@ -64,10 +64,33 @@ class MPMState:
 
 @dataclass
 class MPMGrid:
-    mass: object
-    momentum: object
+    """P2G's sums per node and scatter buffer in one vector (momentum in the first d components, mass in
+    the last: one vector add per node and particle), and the grid update's velocities."""
+
+    moments: object
     velocity: object
 
     def zero(self) -> None:
-        self.mass.zero_()
-        self.momentum.zero_()
+        self.moments.zero_()
+
+    @property
+    def mass(self):
+        """(B G,) view of the nodes' mass (strided, no copy)."""
+        return self._view(self.moments.dtype._length_ - 1, self.moments.dtype._wp_scalar_type_)
+
+    @property
+    def momentum(self):
+        """(B G,) vec_d view of the nodes' momentum (strided, no copy)."""
+        import warp as wp
+
+        return self._view(0, wp.types.vector(self.moments.dtype._length_ - 1, self.moments.dtype._wp_scalar_type_))
+
+    def _view(self, component: int, dtype):
+        import warp as wp
+
+        base = self.moments
+        scalar_size = wp.types.type_size_in_bytes(base.dtype._wp_scalar_type_)
+        view = wp.array(ptr=base.ptr + component * scalar_size, dtype=dtype, shape=base.shape, strides=base.strides,
+                        device=base.device)
+        view._base = base  # keep the buffer alive with the view
+        return view
