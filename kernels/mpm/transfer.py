@@ -332,7 +332,7 @@ def get_kernels(dim: int, scalar=wp.float32):
         for a in range(dim):
             any_periodic = any_periodic + periodic[a]
         for n in range(first, wp.min(first + chunk, end)):
-            node = node_coord(n, res)
+            node = ivec()
             own = n  # the node whose mass, colliders and walls set this node's velocity
             mm = nodevec()
             if any_periodic == 0:
@@ -340,7 +340,7 @@ def get_kernels(dim: int, scalar=wp.float32):
                 for b in range(1, n_buffers):  # other threads' copies; empty (1 buffer) whenever a tape records
                     mm += grid_mm[b * n_nodes + n]
             else:  # a ghost node takes its canonical node's velocity; both gather the mass of all copies
-                node = canonical_node(node, res, pad, periodic)
+                node = canonical_node(node_coord(n, res), res, pad, periodic)
                 own = node_index(node, res)
                 for s in range(CORNERS):  # per periodic axis: the canonical node, or its ghost
                     corner = offset_of(s, 2)
@@ -363,6 +363,8 @@ def get_kernels(dim: int, scalar=wp.float32):
             v = vec()
             if m > scalar(0.0):
                 v = momentum_of(mm) / m + dt * gravity
+                if any_periodic == 0:
+                    node = node_coord(n, res)
                 for c in range(wp.static(MAX_COLLIDERS)):  # unrolled, so the chain v -> v is differentiated
                     if c < n_colliders:
                         phi, normal = collider_at(c, own, node, res, n_nodes, dx, col_moving[c], col_disp[c],
