@@ -68,43 +68,15 @@ def generate(scene: str, out: str, train: int, test: int, duration: float, seed:
     return data
 
 
-def tracked_dataset(data: str, out: str, quick_tracking: bool = True) -> str:
-    """``<data>_tracked``: the train and valid episodes of ``data`` filmed (`simengine render`) and tracked
-    (`simengine track`, resumable per frame), their tracked Gaussian centres as the particles and the episodes'
-    gripper actions; the test split is ``data``'s own (models are scored on the simulator's particles). Returns
-    the dataset folder and the tracking wall time (s) spent in this call."""
-    from simengine.cli import main as cli
-    from simengine.gaussians.track import load_tracked
-    from simengine.io import Trajectory, load_split, read_metadata, write_dataset
+def tracked_data(data: str, out: str):
+    """``<data>_tracked`` (`simengine.gaussians.dataset.tracked_dataset`: train and valid episodes filmed and
+    tracked with ``simengine track --quick``'s settings, work files under OUT/tracking); returns the folder and the
+    wall time (s) spent here."""
+    from simengine.gaussians.dataset import tracked_dataset
 
     target = data.rstrip(os.sep) + "_tracked"
-    if os.path.exists(os.path.join(target, "metadata.json")):
-        return target, 0.0
-    work = os.path.join(out, "tracking", os.path.basename(data.rstrip(os.sep)))
-    start, splits = time.perf_counter(), {}
-    for split in ("train", "valid"):
-        splits[split] = []
-        for traj in load_split(data, split):
-            name = traj.metadata["name"]
-            views = os.path.join(work, f"{split}_{name}")
-            if not os.path.exists(os.path.join(views, "views.h5")):
-                if cli(["render", data, "--split", split, "--trajectory", name, "--out", views, "--no-movie",
-                        "--quiet"]):
-                    raise SystemExit(f"render {split}/{name} failed")
-            tracked = os.path.join(views, "tracked.h5")
-            if cli(["track", views, "--out", tracked, "--quiet", "--threads", "1"]
-                   + (["--quick"] if quick_tracking else [])):
-                raise SystemExit(f"track {split}/{name} failed")
-            position = load_tracked(tracked)["position"].astype(np.float32)
-            kind = np.full(position.shape[1], int(traj.particle_type[0]), dtype=np.int32)
-            splits[split].append(Trajectory(position=position, particle_type=kind, dt=traj.dt,
-                                            extras={"action": traj.extras["action"][:len(position)]},
-                                            metadata={"name": name, "tracked_from": f"{data}:{split}/{name}"}))
-            print(f"tracked {split}/{name}: {position.shape[1]} Gaussians, {len(position)} frames", flush=True)
-    splits["test"] = load_split(data, "test")
-    meta = read_metadata(data)
-    write_dataset(target, splits, metadata={**{k: meta[k] for k in ("bounds", "gravity", "write_every", "scene_script")
-                                               if k in meta}, "tracked_from": data})
+    start = time.perf_counter()
+    tracked_dataset(data, target, work=os.path.join(out, "tracking", os.path.basename(data.rstrip(os.sep))))
     return target, time.perf_counter() - start
 
 
@@ -265,7 +237,7 @@ def main(argv=None):
                   f"(constant position "
                   f"{1e3 * results[scene][name]['scores']['constant_position']['mde']['step10']:.2f} mm)", flush=True)
         if args.tracked:
-            tracked, seconds = tracked_dataset(data, args.out)
+            tracked, seconds = tracked_data(data, args.out)
             print(f"{scene}: tracked dataset {tracked} ({seconds / 60:.1f} min of rendering and tracking)", flush=True)
             for name in args.models:
                 run = os.path.join(args.out, "runs", scene, f"{name}_tracked")
