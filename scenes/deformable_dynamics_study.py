@@ -17,7 +17,12 @@ against a constant-position baseline. Here the episodes come from the deformable
    and with the true ones, rendered through 4 cameras of 64² (`render_views`): PSNR of the RGB images and IoU of
    the masks (alpha > 0.5), for the model and for constant position.
 
-5. ``--tracked``: the same models trained on TRACKED Gaussians instead of the simulator's particles, as the papers
+5. the physics baseline of the PGND paper: the deformables simulator with the stiffness and damping identified
+   (`simengine.deformables.differentiable.identify`, 30 frames, 10 L-BFGS iterations) on the first training
+   episode, each test episode re-simulated with them under its own gripper actions (its geometry, mass, bend
+   stiffness and ground friction as built). It rolls out from frame 0, not from each window's start (a
+   simulator state cannot yet be restarted mid-grasp), so its windows carry the error of all earlier frames;
+6. ``--tracked``: the same models trained on TRACKED Gaussians instead of the simulator's particles, as the papers
    train on real videos. Each training and validation episode is filmed (`simengine render`: 4 views of 128²) and
    tracked (`simengine track --quick`: Dynamic 3D Gaussians seeded from the fused RGB-D cloud); the tracked
    Gaussian centres become the particles of ``data/<scene>_tracked`` (gripper actions kept). Those models are
@@ -27,7 +32,7 @@ Planning: `rope_planning.py`.
 
     python scenes/deformable_dynamics_study.py --out runs/deformable_study                  # rope and cloth
     python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick            # ~15 min, rope
-    python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick --tracked   # + tracked training
+    python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick --tracked --identified
 
 Writes OUT/study.json and OUT/study.md (the README table).
 """
@@ -78,6 +83,55 @@ def tracked_data(data: str, out: str):
     start = time.perf_counter()
     tracked_dataset(data, target, work=os.path.join(out, "tracking", os.path.basename(data.rstrip(os.sep))))
     return target, time.perf_counter() - start
+
+
+def episode_scene(scene: str, split_index: int, index: int, seed: int):
+    """The deformables scene of episode ``index`` of a split, as `simengine generate` seeded it."""
+    import importlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, split_index, index]))
+    return importlib.import_module(scene).make_scene(rng)
+
+
+def identified_simulator(scene: str, data: str, seed: int, frames: int = 30, iterations: int = 10) -> dict:
+    """The identified-simulator baseline (module docstring, item 5), scored on the same windows as the models."""
+    from simengine.deformables.differentiable import identify
+    from simengine.io import load_split, read_metadata
+
+    meta = read_metadata(data)
+    record_every = int(meta.get("write_every", 2))
+    train0 = episode_scene(scene, 0, 0, seed)
+    body = train0.bodies[0]
+    start = time.perf_counter()
+    fit = identify(train0, load_split(data, "train")[0].position[:frames], record_every=record_every, body=body,
+                   iterations=iterations)
+    seconds = time.perf_counter() - start
+    test = load_split(data, "test")
+    scores, baseline = [], []
+    for index, truth in enumerate(test):
+        sim = episode_scene(scene, 2, index, seed)
+        sim.set_stiffness(sim.bodies[0], fit["stiffness"])
+        sim.damping = float(fit["damping"])
+        rollout = sim.run(duration=(truth.num_frames - 1) * truth.dt, record_every=record_every, progress=False)
+        position = rollout.position[:truth.num_frames]
+        for s in range(FIRST_TARGET, truth.num_frames - HORIZON - 1, HORIZON):
+            scores.append(score(position[s:s + HORIZON], truth.position[s:s + HORIZON]))
+            baseline.append(score(np.repeat(truth.position[s - 1][None], HORIZON, 0), truth.position[s:s + HORIZON]))
+    return {"model": summarise(scores), "constant_position": summarise(baseline), "windows": len(scores),
+            "identified": {k: fit[k] for k in ("stiffness", "damping", "loss", "evaluations")},
+            "identify_seconds": seconds, "rollout_ms_per_step": float("nan"), "rendering_step10": {}}
+
+
+def summarise(rows) -> dict:
+    """Mean over windows of each metric's per-step curve: step 10, mean over steps 1-10, the curve."""
+    out = {}
+    for key in ("mde", "chamfer", "emd"):
+        curve = np.mean([r[key] for r in rows], axis=0)
+        out[key] = {"step10": float(curve[-1]), "mean": float(curve.mean()), "per_step": curve.tolist()}
+    return out
 
 
 def train(model: str, data: str, run: str, steps: int, config: dict) -> float:
@@ -171,15 +225,9 @@ def evaluate(run: str, data: str, render_every: int = 3) -> dict:
                 "model": rollout.position[-1].numpy(), "constant_position": last.numpy()}))
         count += 1
 
-    def summary(rows):
-        out = {}
-        for key in ("mde", "chamfer", "emd"):
-            curve = np.mean([r[key] for r in rows], axis=0)
-            out[key] = {"step10": float(curve[-1]), "mean": float(curve.mean()), "per_step": curve.tolist()}
-        return out
     images = {who: {m: float(np.mean([r[who][m] for r in rendered])) for m in ("psnr", "iou")}
               for who in ("model", "constant_position")} if rendered else {}
-    return {"model": summary(scores), "constant_position": summary(baseline), "windows": count,
+    return {"model": summarise(scores), "constant_position": summarise(baseline), "windows": count,
             "rollout_ms_per_step": 1e3 * seconds / max(count * HORIZON, 1), "rendering_step10": images,
             "rendered_windows": len(rendered)}
 
@@ -219,6 +267,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="rope only, 6 short episodes, 400 steps (~15 min)")
+    parser.add_argument("--identified", action="store_true",
+                        help="also score the simulator with parameters identified on a training episode")
     parser.add_argument("--tracked", action="store_true",
                         help="also train every model on tracked Gaussians of the episodes (rows '<model> (tracked)')")
     args = parser.parse_args(argv)
@@ -236,6 +286,12 @@ def main(argv=None):
             print(f"{scene} {name}: MDE@10 {1e3 * results[scene][name]['scores']['model']['mde']['step10']:.2f} mm "
                   f"(constant position "
                   f"{1e3 * results[scene][name]['scores']['constant_position']['mde']['step10']:.2f} mm)", flush=True)
+        if args.identified:
+            scores = identified_simulator(scene, data, args.seed)
+            results[scene]["identified simulator"] = {"steps": 0, "train_seconds": scores["identify_seconds"],
+                                                      "scores": scores}
+            print(f"{scene} identified simulator {scores['identified']}: MDE@10 "
+                  f"{1e3 * scores['model']['mde']['step10']:.2f} mm", flush=True)
         if args.tracked:
             tracked, seconds = tracked_data(data, args.out)
             print(f"{scene}: tracked dataset {tracked} ({seconds / 60:.1f} min of rendering and tracking)", flush=True)
@@ -247,7 +303,7 @@ def main(argv=None):
                 mde = results[scene][f"{name} (tracked)"]["scores"]["model"]["mde"]["step10"]
                 print(f"{scene} {name} trained on tracked Gaussians: MDE@10 {1e3 * mde:.2f} mm", flush=True)
     settings = {k: getattr(args, k) for k in ("scenes", "models", "train", "test", "duration", "steps", "seed",
-                                              "tracked")}
+                                              "tracked", "identified")}
     with open(os.path.join(args.out, "study.json"), "w") as f:
         json.dump({"settings": settings, "results": results}, f, indent=1)
     text = table(results)
