@@ -134,6 +134,19 @@ def summarise(rows) -> dict:
     return out
 
 
+GEOMETRY_KEYS = ("radius", "grid_spacing", "attach_radius", "control_points")
+
+
+def geometry(run: str) -> dict:
+    """The length scales and point counts a model took from its dataset (``GEOMETRY_KEYS``), read from the model
+    trained on the simulator's particles: the model trained on tracked Gaussians (a denser cloud) gets the same,
+    so the two differ in their training data only, and both run on the true test particles."""
+    from learned.train import load_checkpoint, model_from_checkpoint
+
+    config = model_from_checkpoint(load_checkpoint(os.path.join(run, "checkpoints", "last.pt"))).config
+    return {k: config[k] for k in GEOMETRY_KEYS if config.get(k) is not None}
+
+
 def train(model: str, data: str, run: str, steps: int, config: dict) -> float:
     """Train ``model`` for ``steps`` steps (a finished run is resumed at no cost); returns the training wall time
     (s) as the run's metrics.csv records it (``elapsed_s`` of its last row)."""
@@ -297,7 +310,8 @@ def main(argv=None):
             print(f"{scene}: tracked dataset {tracked} ({seconds / 60:.1f} min of rendering and tracking)", flush=True)
             for name in args.models:
                 run = os.path.join(args.out, "runs", scene, f"{name}_tracked")
-                seconds = train(name, tracked, run, args.steps, MODELS[name])
+                config = {**MODELS[name], **geometry(os.path.join(args.out, "runs", scene, name))}
+                seconds = train(name, tracked, run, args.steps, config)
                 results[scene][f"{name} (tracked)"] = {"steps": args.steps, "train_seconds": seconds,
                                                       "scores": evaluate(run, data)}
                 mde = results[scene][f"{name} (tracked)"]["scores"]["model"]["mde"]["step10"]

@@ -22,6 +22,8 @@ from simengine.errors import InputError
 
 #: per-frame keys carried over from the source episode (sliced to the tracked frames)
 CARRIED_KEYS = ("action",)
+#: source metadata that indexes the simulated particles, so does not describe the tracked Gaussians
+PARTICLE_METADATA = ("bodies", "pinned")
 
 
 def tracked_trajectory(trajectory, work: str, *, config=None, frames: int | None = None, size: int = 128,
@@ -35,8 +37,9 @@ def tracked_trajectory(trajectory, work: str, *, config=None, frames: int | None
         frames: film and track only the first ``frames`` frames (default all).
         size, views, seed: images' width and height, number of orbit cameras, seed of the Gaussians' texture.
     Returns a `Trajectory`: ``position`` the tracked centres, ``particle_type`` the source's first object type
-    for every Gaussian, ``dt`` the source's, the source's per-frame ``action`` (when present), and metadata naming
-    the source and the tracking settings.
+    for every Gaussian, ``dt`` the source's, the source's per-frame ``action`` (when present), and the source's
+    metadata (the scene: grippers, colliders, ...; not what indexes its particles, ``PARTICLE_METADATA``) with
+    the tracking settings and Gaussian count added.
     """
     from simengine.gaussians.track import QUICK, TrackConfig, load_tracked, track
     from simengine.gaussians.video import render_video
@@ -54,8 +57,8 @@ def tracked_trajectory(trajectory, work: str, *, config=None, frames: int | None
     position = tracked["position"].astype(np.float32)
     kind = np.full(position.shape[1], int(trajectory.particle_type[0]), dtype=np.int32)
     extras = {k: np.asarray(trajectory.extras[k][:len(position)]) for k in CARRIED_KEYS if k in trajectory.extras}
-    meta = {"name": trajectory.metadata.get("name"), "tracked": True,
-            "tracking": tracked["metadata"].get("settings", {}), "gaussians": int(position.shape[1])}
+    meta = {k: v for k, v in trajectory.metadata.items() if k not in PARTICLE_METADATA}
+    meta.update(tracked=True, tracking=tracked["metadata"].get("settings", {}), gaussians=int(position.shape[1]))
     return Trajectory(position=position, particle_type=kind, dt=trajectory.dt, extras=extras, metadata=meta)
 
 

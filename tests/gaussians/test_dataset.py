@@ -16,8 +16,10 @@ def rope_episode(name, frames=3, n=40, shift=0.0):
     action = np.zeros((frames, 1, 8), np.float32)
     action[:, 0, 0] = 0.004 * np.arange(frames)
     action[:, 0, 6] = 1.0  # identity quaternion (x, y, z, w)
+    scene = {"grippers": [{"name": "gripper0", "radius": 0.012}], "bodies": [{"name": "rope0", "count": n}],
+             "colliders": [{"shape": "plane", "normal": [0.0, 1.0, 0.0], "offset": 0.0, "friction": 0.3 + shift}]}
     return Trajectory(position=pos, particle_type=np.full(n, int(ParticleType.ROPE), np.int32), dt=1 / 30,
-                      extras={"action": action}, metadata={"name": name})
+                      extras={"action": action}, metadata={"name": name, **scene})
 
 
 @pytest.fixture
@@ -38,6 +40,10 @@ def test_tracked_dataset_holds_tracked_centres_on_the_rope_with_the_actions(rope
     config = TrackConfig(init_iters=8, iters=2, voxel=0.02)  # few iterations: the positions come from the seeds
     meta = tracked_dataset(rope_data, out, work=tmp_path / "work", config=config, size=64, splits=("train",))
     assert meta["tracked_splits"] == ["train"] and meta["bounds"][1] == [0.0, 0.5]
+    # the scene (grippers, colliders) stays described, as the action-conditioned models read it; not the bodies
+    assert meta["grippers"] == [{"name": "gripper0", "radius": 0.012}]
+    episode = meta["varying_parameters"]["train"][0]
+    assert episode["colliders"][0]["friction"] == 0.3 and episode.get("bodies") is None
     source = load_split(rope_data, "train")[0]
     tracked = load_split(out, "train")[0]
     assert tracked.position.shape[0] == 3 and tracked.position.shape[1] >= 10
