@@ -134,6 +134,53 @@ def summarise(rows) -> dict:
     return out
 
 
+def prediction_video(run: str, data: str, path: str, steps: int = 30, episode: int = 0, size: int = 160,
+                     start: int = 30, elevation: float = 60.0) -> str:
+    """A GIF of the model in ``run`` rolled out ``steps`` frames on its own predictions from frame ``start`` of
+    test episode ``episode`` (by default while the gripper drags the lifted rope sideways), under the episode's
+    gripper actions: textured Gaussians moved by linear blend skinning with the predicted particles (left) and
+    with the simulated ones (right), one camera at ``elevation`` degrees."""
+    import imageio.v2 as imageio
+    import torch
+
+    from learned.data.windows import WindowDataset, collate
+    from learned.train import load_checkpoint, model_from_checkpoint
+    from simengine.gaussians import gaussians_on_trajectory, skin_gaussians
+    from simengine.gaussians.render import render_views
+    from simengine.gaussians.video import fit_cameras
+    from simengine.io import load_split
+
+    model = model_from_checkpoint(load_checkpoint(os.path.join(run, "checkpoints", "last.pt"))).eval()
+    truth = load_split(data, "test")[episode]
+    h = model.input_frames
+    start = max(start, h)
+    steps = min(steps, truth.num_frames - start)
+    keys = model.data_keys(tuple(truth.extras) + ("initial_position",))
+    batch = collate([WindowDataset([truth], 1, keys).window(0, start - h, h + steps)])
+    with torch.no_grad():
+        predicted = model.rollout(batch, steps).position.numpy()
+    true = truth.position[start:start + steps]
+    gaussians = gaussians_on_trajectory(truth, per_particle=8, seed=0)
+    camera = fit_cameras(np.concatenate([true.reshape(-1, 3), predicted.reshape(-1, 3)]), views=1, size=size,
+                         elevation=elevation)
+    frames = []
+    for positions in (predicted, true):
+        moved = skin_gaussians(gaussians, np.concatenate([truth.position[:1], positions]),
+                               particle_type=truth.particle_type)
+        images = []
+        for t in range(1, steps + 1):
+            with torch.no_grad():
+                out = render_views(**gaussians.moved(moved["position"][t], moved["rotation"][t]).tensors(),
+                                   cameras=camera, background=(1.0, 1.0, 1.0))
+            images.append((255 * out["rgb"][0].clamp(0, 1).numpy()).astype(np.uint8))
+        frames.append(images)
+    gap = np.full((size, 4, 3), 255, np.uint8)
+    movie = [np.concatenate([a, gap, b], axis=1) for a, b in zip(*frames)]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    imageio.mimsave(path, movie, format="GIF", duration=1000.0 * truth.dt, loop=0)
+    return path
+
+
 GEOMETRY_KEYS = ("radius", "grid_spacing", "attach_radius", "control_points")
 
 
@@ -280,6 +327,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="rope only, 6 short episodes, 400 steps (~15 min)")
+    parser.add_argument("--video", default=None, help="GIF of GS-Dynamics' 30-frame rollout (left) beside the "
+                        "simulation (right), first test episode of the first scene")
     parser.add_argument("--identified", action="store_true",
                         help="also score the simulator with parameters identified on a training episode")
     parser.add_argument("--tracked", action="store_true",
@@ -316,6 +365,11 @@ def main(argv=None):
                                                       "scores": evaluate(run, data)}
                 mde = results[scene][f"{name} (tracked)"]["scores"]["model"]["mde"]["step10"]
                 print(f"{scene} {name} trained on tracked Gaussians: MDE@10 {1e3 * mde:.2f} mm", flush=True)
+    if args.video:
+        scene = args.scenes[0]
+        model = "gs_dynamics" if "gs_dynamics" in args.models else args.models[0]
+        print("video:", prediction_video(os.path.join(args.out, "runs", scene, model),
+                                         os.path.join(args.out, "data", scene), args.video), flush=True)
     settings = {k: getattr(args, k) for k in ("scenes", "models", "train", "test", "duration", "steps", "seed",
                                               "tracked", "identified")}
     with open(os.path.join(args.out, "study.json"), "w") as f:
