@@ -28,11 +28,13 @@ against a constant-position baseline. Here the episodes come from the deformable
    Gaussian centres become the particles of ``data/<scene>_tracked`` (gripper actions kept). Those models are
    scored on the same TRUE test episodes, so the table gives the tracked-versus-true training gap.
 
-Planning: `rope_planning.py`.
+7. ``--planning``: `rope_planning.py` (MPPI with the learned models and with the identified simulator) on this
+   study's rope models, written to OUT/planning.
 
     python scenes/deformable_dynamics_study.py --out runs/deformable_study                  # rope and cloth
     python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick            # ~15 min, rope
-    python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick --tracked --identified
+    python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick --identified --planning
+    python scenes/deformable_dynamics_study.py --out /tmp/deformable_quick --quick --tracked   # + ~30 min tracking
 
 Writes OUT/study.json and OUT/study.md (the README table).
 """
@@ -327,6 +329,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="rope only, 6 short episodes, 400 steps (~15 min)")
+    parser.add_argument("--planning", action="store_true",
+                        help="then run rope_planning.py on this study's rope models (its --quick with --quick)")
     parser.add_argument("--video", default=None, help="GIF of GS-Dynamics' 30-frame rollout (left) beside the "
                         "simulation (right), first test episode of the first scene")
     parser.add_argument("--identified", action="store_true",
@@ -365,6 +369,12 @@ def main(argv=None):
                                                       "scores": evaluate(run, data)}
                 mde = results[scene][f"{name} (tracked)"]["scores"]["model"]["mde"]["step10"]
                 print(f"{scene} {name} trained on tracked Gaussians: MDE@10 {1e3 * mde:.2f} mm", flush=True)
+    if args.planning and "rope_pull" in args.scenes:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import rope_planning
+
+        rope_planning.main(["--study", args.out, "--out", os.path.join(args.out, "planning")]
+                           + (["--quick"] if args.quick else []))
     if args.video:
         scene = args.scenes[0]
         model = "gs_dynamics" if "gs_dynamics" in args.models else args.models[0]
