@@ -40,6 +40,10 @@ from giorom_scenes import RUN, make_giorom_scene  # noqa: E402
 
 START = 6  # first scored frame (6 input frames for both models)
 SEEDS = {"sand": 1, "plasticine": 2, "jelly": 3, "water": 4}
+# (start, final) learning rate per model and the input noise of both: each model's best of those tried on the
+# --quick sand data (README; GIOROM 1e-3/3e-3 to 1e-5/3e-4 and 1e-2, GNS 1e-3 and 3e-3; noise 3e-4, 1e-3, 3e-3)
+LR = {"giorom": (3e-3, 3e-4), "gns": (1e-3, 1e-5)}
+NOISE_STD = 1e-3
 
 
 @contextlib.contextmanager
@@ -232,12 +236,15 @@ def main(argv=None) -> int:
     parser.add_argument("--test", type=int, default=1, help="test trajectories per material")
     parser.add_argument("--steps", type=int, default=1000, help="training steps of each model (same budget)")
     parser.add_argument("--recon-steps", type=int, default=300, help="reconstruction-only steps after training")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate of both models (start)")
-    parser.add_argument("--lr-final", type=float, default=1e-5,
-                        help="both models: lr decays as lr_final + (lr - lr_final) 0.1^(step / steps)")
+    for name, lr in LR.items():
+        parser.add_argument(f"--{name}-lr", type=float, nargs=2, default=lr, metavar=("LR", "LR_FINAL"),
+                            help=f"{name}'s learning rate: lr_final + (lr - lr_final) 0.1^(step / steps) "
+                                 f"(default {lr[0]:g} {lr[1]:g})")
+    parser.add_argument("--noise-std", type=float, default=NOISE_STD,
+                        help=f"both models' random-walk input noise (default {NOISE_STD:g})")
     parser.add_argument("--duration", type=float, default=RUN["duration"], help="simulated seconds per trajectory")
     parser.add_argument("--quick", action="store_true",
-                        help="grid 20 (~2.5k particles, 250 sparse nodes), 2 training trajectories, 40 steps")
+                        help="grid 20 (~2.5k particles, 250 sparse nodes), 2 training trajectories, 200 steps")
     parser.add_argument("--reuse", action="store_true", help="use finished training runs found in OUT/runs")
     parser.add_argument("--no-train", action="store_true",
                         help="untrained models: only the reconstruction stage, its errors and the step timings")
@@ -250,20 +257,24 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     if args.quick:
-        args.grid_res, args.train, args.test, args.steps, args.recon_steps = 20, 2, 1, 40, 150
+        args.grid_res, args.train, args.test, args.steps, args.recon_steps = 20, 2, 1, 200, 100
     out = os.path.abspath(args.out)
     started = time.time()
     paths, data_s, data_total = ground_truth(out, args.materials, args.grid_res, args.train, args.test,
                                              args.duration)
     spacing = 1.0 / args.grid_res / 2  # particle spacing at 8 particles per cell
-    # the study rolls out the last weights, so the trainer's one validation (at the end) is a single window
-    train_config = dict(batch_size=1, num_threads=1, lr=args.lr, lr_final=args.lr_final, lr_decay_steps=args.steps,
-                        steps=args.steps, val_every=10**9, val_windows=1, val_rollout_steps=0,
+    # the same budget for both models: steps and batch size; the study rolls out the last weights, so the
+    # trainer's one validation (at the end) is a single window
+    train_config = dict(batch_size=1, num_threads=1, lr_decay_steps=args.steps, steps=args.steps,
+                        val_every=10**9, val_windows=1, val_rollout_steps=0,
                         checkpoint_every=max(args.steps // 2, 1), log_every=10)
+    train_configs = {name: {**train_config, "lr": getattr(args, f"{name}_lr")[0],
+                            "lr_final": getattr(args, f"{name}_lr")[1]} for name in LR}
     # GIOROM: the paper's layout, narrower for CPU (latent 64, 8^3 grid); GNS: 5 x 64 message passing over
     # ~24 neighbours (radius 1.8 particle spacings) instead of the dataset's 1.45 grid cells (~100 neighbours)
-    configs = {"giorom": dict(latent=64, grid=8), "gns": dict(latent=64, message_passing_steps=5,
-                                                               radius=round(1.8 * spacing, 4))}
+    configs = {"giorom": dict(latent=64, grid=8, noise_std=args.noise_std),
+               "gns": dict(latent=64, message_passing_steps=5, radius=round(1.8 * spacing, 4),
+                           noise_std=args.noise_std)}
     rows = []
     for material in args.materials:
         data = paths[material]
@@ -280,7 +291,7 @@ def main(argv=None) -> int:
             with stage(stages, f"train_{name}"):
                 models[name], row[f"{name}_train_s"] = train(name, data, os.path.join(out, "runs",
                                                                                    f"{name}_{material}"),
-                                                             config, train_config, args.reuse)
+                                                             config, train_configs[name], args.reuse)
         giorom = models["giorom"]
         with stage(stages, "recon_train"):
             row["recon_stage_s"] = fit_reconstruction(giorom, data, args.recon_steps)
@@ -310,7 +321,7 @@ def main(argv=None) -> int:
                "settings": {"no_train": args.no_train, "duration": args.duration, "grid_res": args.grid_res,
                             "train": args.train,
                             "test": args.test, "steps": args.steps,
-                            "recon_steps": args.recon_steps, "train_config": train_config, "models": configs,
+                            "recon_steps": args.recon_steps, "train_config": train_configs, "models": configs,
                             "start_frame": START, "threads": 1, "sinkhorn_points": args.sinkhorn_points or None,
                             "load": os.getloadavg()}}
     with open(os.path.join(out, "study.json"), "w") as f:
@@ -345,7 +356,9 @@ def markdown(summary: dict) -> str:
             f"{r['gns_step_s'] / r['giorom_step_s']:.1f}x |")
     s = summary["settings"]
     lines.append(f"\nMSE in m^2 (1 m box), frames {s['start_frame']}.. of held-out trajectories; reconstruction from "
-                 f"true sparse states; both models {s['steps']} training steps (batch 1), reconstruction "
+                 f"true sparse states; both models {s['steps']} training steps (batch 1; lr " +
+                 ", ".join(f"{k} {c['lr']:g} to {c['lr_final']:g}" for k, c in s["train_config"].items()) +
+                 f"; input noise {s['models']['giorom'].get('noise_std', NOISE_STD):g}), reconstruction "
                  f"{s['recon_steps']} more steps; grid {s['grid_res']}^3; one thread; load {s['load']}; "
                  f"total {summary['seconds'] / 60:.1f} min.")
     stages = {"data": sum(summary.get("data_s", {}).values())}
