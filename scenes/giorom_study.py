@@ -23,8 +23,21 @@ Writes OUT/study.json and OUT/study.md, datasets, runs, rollouts and comparisons
     python scenes/giorom_study.py --out /tmp/giorom_20k --grid-res 40 --train 1 --duration 0.12 --no-train \
         --materials sand --recon-steps 100                            # 20k: reconstruction and step timing only
 
---quick (2 training trajectories, 40 steps of each model) took ~80 min on this machine while 4 other jobs
-shared its 2 cores (load average ~10); about 5x less CPU time than that on an idle machine (estimate).
+--quick (grid 20, 2 training + 1 valid + 1 test trajectory per material, 200 steps of each model at batch 1,
+100 reconstruction steps) ran in 12.8 min wall from scratch (522 s user CPU, one thread) on the shared 2-core
+machine at load average 2.4-4.1 (3.4 on average); per stage: data 68 s, GIOROM training 150 s, GNS training
+381 s, reconstruction stage 44 s, scores 18 s, rollouts 13 s + 62 s, comparisons 9 s, timings 9 s, GIF 7 s
+(OUT/study.md lists them). Measured (MSE in m^2 at 50 / 100 rollout steps):
+
+    material    recon learned / IDW   2x denser   GIOROM           GNS              constant velocity  s/step G / GNS
+    sand        8.32e-6 / 5.36e-5     -17 %       1.73e-2/2.85e-2  2.05e-2/3.22e-2  2.09e-2/7.24e-2    0.087 / 0.401
+    plasticine  2.38e-6 / 2.08e-5     -9 %        5.53e-2/1.32e-1  2.46e-2/6.68e-2  2.65e-2/1.54e-1    0.053 / 0.298
+
+Sand meets issue 17's rollout targets (0.84x / 0.89x GNS, below constant velocity); plasticine does not (2.25x /
+1.97x, above constant velocity at 50). With one test trajectory and one seed these figures are noisy (README).
+Before, --quick took 65-80 min: `compare` scored Sinkhorn on every particle (~4 s per frame at 2.5k particles,
+~14 min per comparison at load 4); it now uses 256 random particles (``--sinkhorn-points``), which the MSE does
+not depend on.
 """
 import argparse
 import contextlib
