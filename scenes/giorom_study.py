@@ -253,6 +253,7 @@ def main(argv=None) -> int:
         parser.add_argument(f"--{name}-lr", type=float, nargs=2, default=lr, metavar=("LR", "LR_FINAL"),
                             help=f"{name}'s learning rate: lr_final + (lr - lr_final) 0.1^(step / steps) "
                                  f"(default {lr[0]:g} {lr[1]:g})")
+    parser.add_argument("--seed", type=int, default=0, help="both trainers' seed (initial weights, windows, noise)")
     parser.add_argument("--noise-std", type=float, default=NOISE_STD,
                         help=f"both models' random-walk input noise (default {NOISE_STD:g})")
     parser.add_argument("--duration", type=float, default=RUN["duration"], help="simulated seconds per trajectory")
@@ -278,7 +279,7 @@ def main(argv=None) -> int:
     spacing = 1.0 / args.grid_res / 2  # particle spacing at 8 particles per cell
     # the same budget for both models: steps and batch size; the study rolls out the last weights, so the
     # trainer's one validation (at the end) is a single window
-    train_config = dict(batch_size=1, num_threads=1, lr_decay_steps=args.steps, steps=args.steps,
+    train_config = dict(batch_size=1, num_threads=1, lr_decay_steps=args.steps, steps=args.steps, seed=args.seed,
                         val_every=10**9, val_windows=1, val_rollout_steps=0,
                         checkpoint_every=max(args.steps // 2, 1), log_every=10)
     train_configs = {name: {**train_config, "lr": getattr(args, f"{name}_lr")[0],
