@@ -34,7 +34,8 @@ machine at load average 2.4-4.1 (3.4 on average); per stage: data 68 s, GIOROM t
     plasticine  2.38e-6 / 2.08e-5     -9 %        5.53e-2/1.32e-1  2.46e-2/6.68e-2  2.65e-2/1.54e-1    0.053 / 0.298
 
 Sand meets issue 17's rollout targets (0.84x / 0.89x GNS, below constant velocity); plasticine does not (2.25x /
-1.97x, above constant velocity at 50). With one test trajectory and one seed these figures are noisy (README).
+1.97x, above constant velocity at 50). ``--seed 1`` swaps them (sand 1.64x / 4.34x, plasticine 0.20x / 0.30x):
+with one test trajectory and 200 steps at batch 1 the rollout figures are mostly seed noise (README).
 Before, --quick took 65-80 min: `compare` scored Sinkhorn on every particle (~4 s per frame at 2.5k particles,
 ~14 min per comparison at load 4); it now uses 256 random particles (``--sinkhorn-points``), which the MSE does
 not depend on.
