@@ -44,13 +44,15 @@ class GNS(LearnedSimulator):
     instead, e.g. ``("materials.{material_id}.friction_angle",)``; sets material_features to their
     number), boundary_clip 1 (wall distances seen up to this many radii; raise it
     when the solver's walls lie inside the metadata ``bounds``), noise "random_walk" with noise_std
-    3e-4, graph_backend "warp".
+    3e-4, graph_backend "warp", acceleration_features False (True adds the H-2 past accelerations, normalised
+    like the target, to the node features: the same information as the velocities, on the scale of the output,
+    which a briefly trained model picks up much sooner; not in the paper).
     """
 
     defaults = dict(dim=None, input_frames=6, latent=128, message_passing_steps=10, mlp_layers=2,
                     radius=None, max_neighbors=None, num_particle_types=16, type_embedding=16,
                     material_features=0, metadata_features=(), boundary_clip=1.0, noise="random_walk",
-                    noise_std=3e-4, graph_backend="warp")
+                    noise_std=3e-4, graph_backend="warp", acceleration_features=False)
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -71,6 +73,8 @@ class GNS(LearnedSimulator):
         dim = int(c["dim"])
         self.embedding = nn.Embedding(int(c["num_particle_types"]), int(c["type_embedding"]))
         node_in = (self.input_frames - 1) * dim + 2 * dim + int(c["type_embedding"]) + int(c["material_features"])
+        if c["acceleration_features"]:
+            node_in += (self.input_frames - 2) * dim
         self.network = EncodeProcessDecode(node_in, [dim + 1], dim, latent=int(c["latent"]),
                                            steps=int(c["message_passing_steps"]),
                                            hidden_layers=int(c["mlp_layers"]))
@@ -130,6 +134,10 @@ class GNS(LearnedSimulator):
         velocity = self._diff(pos[1:], pos[:-1])
         velocity = (velocity - self.vel_mean.to(pos)) / self.vel_std.to(pos)
         features = [velocity.permute(1, 0, 2).reshape(n, -1)]
+        if c["acceleration_features"]:  # the H-2 past accelerations, on the target's scale
+            past = self._diff(pos[2:], pos[1:-1]) - self._diff(pos[1:-1], pos[:-2])
+            past = (past - self.acc_mean.to(pos)) / self.acc_std.to(pos)
+            features.append(past.permute(1, 0, 2).reshape(n, -1))
         boundary = torch.zeros(n, 2 * dim, dtype=pos.dtype, device=pos.device)
         if self.bounds is not None:
             b = self.bounds.to(pos)
