@@ -16,19 +16,25 @@ import numpy as np
 import torch
 
 from learned.data import WindowDataset, collate, describe, load_split, read_metadata
-from learned.data.windows import key_layout
+from learned.data.windows import batch_to, key_layout
 from simengine.io import Trajectory, atomic_path, write_group
 
 
 def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None = None,
-                  steps: int | None = None, limit: int | None = None, progress: bool = True) -> list:
+                  steps: int | None = None, limit: int | None = None, progress: bool = True,
+                  device=None) -> list:
     """Predict every trajectory of ``split``; write them to ``out_dir`` when given. Returns the
-    predicted `Trajectory` list (same frame count as the truth unless ``steps`` shortens it)."""
+    predicted `Trajectory` list (same frame count as the truth unless ``steps`` shortens it).
+    ``device``: move the model there and roll out on it (None: where the model is)."""
     from tqdm.auto import tqdm
 
     truths = load_split(data_dir, split, limit=limit)
     model.check_dataset(describe(data_dir, split, truths))
     model.eval()
+    if device is not None:
+        model.to(device)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
     keys = model.data_keys(tuple(k for k in truths[0].extras if all(k in t.extras for t in truths)))
     windows = WindowDataset(truths, 1, keys, metadata_paths=model.metadata_paths)
     h = model.input_frames
@@ -38,13 +44,13 @@ def rollout_split(model, data_dir: str, split: str = "test", out_dir: str | None
               dynamic_ncols=True) as bar:
         for i, truth in enumerate(truths):
             n = truth.num_frames - h if steps is None else min(steps, truth.num_frames - h)
-            sample = collate([windows.trajectory(i)])
+            sample = batch_to(collate([windows.trajectory(i)]), device)
             sample["metadata"] = [truth.metadata]  # per trajectory: lets a model re-create its scene
             result = model.rollout(sample, n, progress=bar)
-            position = np.concatenate([truth.position[:h], result.position.numpy()], 0)
+            position = np.concatenate([truth.position[:h], result.position.cpu().numpy()], 0)
             extras = {k: v for k, v in truth.extras.items() if key_layout(k) not in ("TN", "T")}
             for key, value in result.extras.items():
-                extras[key] = np.concatenate([truth.extras[key][:h], value.numpy()], 0)
+                extras[key] = np.concatenate([truth.extras[key][:h], value.cpu().numpy()], 0)
             meta = {"rollout_start": h, "model": model.name, "diverged_at": result.diverged_at,
                     "divergence_reason": result.reason, "name": truth.metadata.get("name", f"{i:05d}")}
             predictions.append(Trajectory(position, truth.particle_type, dt=truth.dt, extras=extras,

@@ -123,3 +123,12 @@ def test_snowball_hits_the_wall_and_stays_out_of_it():
     x_wall = -wall["offset"]
     assert traj.position[-1][:, 0].max() < x_wall + scene.dx  # does not pass through
     assert traj.velocity[-1][:, 0].mean() < 0.25 * traj.velocity[0][:, 0].mean()  # stopped by it
+
+
+def test_coarse_sand_collapse_is_the_same_column_on_a_32_grid():
+    coarse, fine = script("sand_collapse_coarse"), script("sand_collapse")
+    assert coarse.RUN == fine.RUN and coarse.DT == fine.DT and coarse.GRID_RES == 32
+    a = coarse.make_scene(np.random.default_rng(3))
+    b = fine.make_scene(np.random.default_rng(3), grid_res=32)
+    assert np.array_equal(a.particle_data()["x"], b.particle_data()["x"])
+    assert a.particle_data()["x"].shape[0] < fine.make_scene(np.random.default_rng(3)).particle_data()["x"].shape[0] / 3

@@ -44,13 +44,19 @@ class GNS(LearnedSimulator):
     instead, e.g. ``("materials.{material_id}.friction_angle",)``; sets material_features to their
     number), boundary_clip 1 (wall distances seen up to this many radii; raise it
     when the solver's walls lie inside the metadata ``bounds``), noise "random_walk" with noise_std
-    3e-4, graph_backend "warp".
+    3e-4, graph_backend "warp", acceleration_features False (True adds the H-2 past accelerations, normalised
+    like the target, to the node features: the same information as the velocities, on the scale of the output,
+    which a briefly trained model picks up much sooner; not in the paper), mirror_axes () (axes along which the
+    physics is mirror symmetric in the box: a prediction is the mean of the network's and of its mirror image's
+    over every combination of these reflections, so a rollout cannot drift sideways from a left/right bias the
+    weights picked up; training is unchanged, pair it with ``train.reflect_axes``).
     """
 
     defaults = dict(dim=None, input_frames=6, latent=128, message_passing_steps=10, mlp_layers=2,
                     radius=None, max_neighbors=None, num_particle_types=16, type_embedding=16,
                     material_features=0, metadata_features=(), boundary_clip=1.0, noise="random_walk",
-                    noise_std=3e-4, graph_backend="warp")
+                    noise_std=3e-4, graph_backend="warp", acceleration_features=False,
+                    mirror_axes=())
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -61,6 +67,10 @@ class GNS(LearnedSimulator):
             raise InputError(f"gns: noise = {c['noise']!r} is not one of {sorted(NOISE)}")
         if int(c["input_frames"]) < 2:
             raise InputError(f"gns: input_frames = {c['input_frames']} is outside the allowed range [2, inf)")
+        if c["mirror_axes"]:
+            c["mirror_axes"] = [int(a) for a in c["mirror_axes"]]
+        if any(not 0 <= a < int(c["dim"]) for a in c["mirror_axes"]):
+            raise InputError(f"gns: mirror_axes = {c['mirror_axes']} holds an axis outside [0, {int(c['dim']) - 1}]")
         if c["metadata_features"]:
             c["metadata_features"] = list(c["metadata_features"])
             c["material_features"] = len(c["metadata_features"])
@@ -71,6 +81,8 @@ class GNS(LearnedSimulator):
         dim = int(c["dim"])
         self.embedding = nn.Embedding(int(c["num_particle_types"]), int(c["type_embedding"]))
         node_in = (self.input_frames - 1) * dim + 2 * dim + int(c["type_embedding"]) + int(c["material_features"])
+        if c["acceleration_features"]:
+            node_in += (self.input_frames - 2) * dim
         self.network = EncodeProcessDecode(node_in, [dim + 1], dim, latent=int(c["latent"]),
                                            steps=int(c["message_passing_steps"]),
                                            hidden_layers=int(c["mlp_layers"]))
@@ -130,6 +142,10 @@ class GNS(LearnedSimulator):
         velocity = self._diff(pos[1:], pos[:-1])
         velocity = (velocity - self.vel_mean.to(pos)) / self.vel_std.to(pos)
         features = [velocity.permute(1, 0, 2).reshape(n, -1)]
+        if c["acceleration_features"]:  # the H-2 past accelerations, on the target's scale
+            past = self._diff(pos[2:], pos[1:-1]) - self._diff(pos[1:-1], pos[:-2])
+            past = (past - self.acc_mean.to(pos)) / self.acc_std.to(pos)
+            features.append(past.permute(1, 0, 2).reshape(n, -1))
         boundary = torch.zeros(n, 2 * dim, dtype=pos.dtype, device=pos.device)
         if self.bounds is not None:
             b = self.bounds.to(pos)
@@ -155,6 +171,28 @@ class GNS(LearnedSimulator):
 
     def predict_next(self, window: dict) -> dict:
         pos = window["position"]
-        acceleration = self.normalised_acceleration(window) * self.acc_std.to(pos) + self.acc_mean.to(pos)
+        acceleration = self._mirror_averaged_acceleration(window)
         velocity = self._diff(pos[-1], pos[-2]) + acceleration
         return {"position": self._wrap(pos[-1] + velocity)}
+
+    def _mirror_averaged_acceleration(self, window: dict) -> torch.Tensor:
+        """Acceleration (N, D) in position units, averaged over the reflections along ``mirror_axes``."""
+        import itertools
+
+        pos = window["position"]
+        axes = self.config["mirror_axes"]
+        if axes and self.bounds is None:
+            raise InputError("gns: mirror_axes needs the dataset's bounds (metadata 'bounds')")
+        total = 0.0
+        subsets = list(itertools.chain.from_iterable(itertools.combinations(axes, k) for k in range(len(axes) + 1)))
+        for subset in subsets:
+            mirrored = pos.clone()
+            for axis in subset:
+                lower, upper = (float(v) for v in self.bounds[axis])
+                mirrored[..., axis] = (lower + upper) - mirrored[..., axis]
+            out = self.normalised_acceleration({**window, "position": mirrored})
+            acceleration = out * self.acc_std.to(pos) + self.acc_mean.to(pos)
+            for axis in subset:
+                acceleration[..., axis] = -acceleration[..., axis]
+            total = total + acceleration
+        return total / len(subsets)

@@ -470,8 +470,12 @@ class Trainer:
         finally:
             self._interruptible = False
 
-    def run(self, steps: int | None = None) -> dict:
+    def run(self, steps: int | None = None, deadline: float | None = None) -> dict:
         """Train until ``steps`` total steps (default ``train.steps``); returns the last metrics row.
+
+        ``deadline`` (a `time.time` value): also stop after the first step that ends past it; that step is then
+        treated as the last one (validated, checkpointed and logged). It only decides where training stops,
+        never what a step computes (a run stopped by it resumes exactly, like one stopped at a step count).
 
         Raises `Interrupted` after SIGINT/SIGTERM (see the module docstring), once ``last.pt`` holds the
         step reached."""
@@ -489,7 +493,7 @@ class Trainer:
                 while self.step < total:
                     loss = self.train_step()
                     bar.update(1)
-                    end = self.step == total
+                    end = self.step == total or self._past(deadline)
                     row = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
                            "elapsed_s": round(time.time() - start, 3)}
                     validating = self.step % int(self.cfg["val_every"]) == 0 or end
@@ -531,6 +535,8 @@ class Trainer:
                         self.world.barrier()  # nobody stops before rank 0 has written last.pt
                         raise Interrupted(self._stop_signal, self.step, os.path.join(
                             ckpt.checkpoint_dir(self.run_dir), "last.pt"), self.step)
+                    if end:  # the deadline passed
+                        break
         except Interrupted:
             raise
         except KeyboardInterrupt:
@@ -547,6 +553,16 @@ class Trainer:
             bar.close()
             log.close()
         return row
+
+    def _past(self, deadline: float | None) -> bool:
+        """True once ``time.time()`` is past ``deadline`` (several processes: once it is for any of them)."""
+        if deadline is None:
+            return False
+        past = time.time() > deadline
+        if self.world.distributed:
+            flag = torch.tensor([int(past)], dtype=torch.int64, device=self.device)
+            past = bool(self.world.all_reduce(flag, "max").item())
+        return past
 
     def _agree_on_stop(self):
         """Collective: the stop signal of any rank (the largest signal number), or None."""

@@ -59,6 +59,50 @@ def test_gns_is_translation_invariant(ballistic_dataset):
         assert not torch.allclose(free, base)  # the wall features did matter
 
 
+
+def test_gns_acceleration_features_are_the_past_accelerations_on_the_target_scale(ballistic_dataset):
+    info = describe(ballistic_dataset)
+    plain = learned.get("gns").from_dataset(info, **SMALL_GNS)
+    model = learned.get("gns").from_dataset(info, acceleration_features=True, **SMALL_GNS)
+    extra = (model.input_frames - 2) * 2
+    assert model.network.node_encoder[0].in_features == plain.network.node_encoder[0].in_features + extra
+    batch = _batch(ballistic_dataset, model)
+    seen = {}
+    hook = model.network.node_encoder.register_forward_hook(lambda m, args, out: seen.update(x=args[0]))
+    window = {**batch, "position": batch["position"][:6]}
+    assert model.normalised_acceleration(window).shape == (batch["position"].shape[1], 2)
+    hook.remove()
+    pos = window["position"]
+    past = (pos[2:] - 2 * pos[1:-1] + pos[:-2] - model.acc_mean) / model.acc_std
+    velocities = (model.input_frames - 1) * 2
+    # (x2 - x1) - (x1 - x0) against x2 - 2 x1 + x0: float32 rounding, divided by a small acc_std
+    torch.testing.assert_close(seen["x"][:, velocities:velocities + extra], past.permute(1, 0, 2).reshape(-1, extra),
+                               rtol=1e-3, atol=1e-4)
+    loss, _ = model.training_step(batch, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert model.network.node_encoder[0].weight.grad[:, velocities:velocities + extra].abs().sum() > 0
+
+
+def test_gns_mirror_axes_make_the_prediction_mirror_equivariant(ballistic_dataset):
+    info = describe(ballistic_dataset)
+    torch.manual_seed(0)
+    model = learned.get("gns").from_dataset(info, mirror_axes=[0], **SMALL_GNS).eval()
+    batch = _batch(ballistic_dataset, model, frames=6)
+    batch["position"] = torch.round(batch["position"] * 4096) / 4096  # mirrored exactly in float32
+    (lo, hi), _ = info.bounds
+    mirrored = batch["position"].clone()
+    mirrored[..., 0] = (lo + hi) - mirrored[..., 0]
+    with torch.no_grad():
+        nxt = model.predict_next(batch)["position"]
+        back = model.predict_next({**batch, "position": mirrored})["position"]
+        back[..., 0] = (lo + hi) - back[..., 0]
+        torch.testing.assert_close(back, nxt, rtol=1e-5, atol=1e-5)
+        model.config["mirror_axes"] = ()  # the bare network is not equivariant
+        plain = model.predict_next(batch)["position"]
+        assert not torch.allclose(plain, nxt)
+    with pytest.raises(InputError, match="mirror_axes"):
+        learned.get("gns").from_dataset(info, mirror_axes=[2], **SMALL_GNS)
+
 def test_gns_integration_inverts_its_target(ballistic_dataset):
     """Feeding the true normalised acceleration reproduces the true next position (no noise)."""
     model = learned.get("gns").from_dataset(describe(ballistic_dataset), **SMALL_GNS)

@@ -113,3 +113,21 @@ def test_weight_average_is_stored_and_used_for_rollout(ballistic_dataset, tmp_pa
     torch.testing.assert_close(param, trainer.model.get_parameter(name))
     torch.testing.assert_close(averaged.get_parameter(name), state["average"]["shadow"][name])
     assert not torch.equal(averaged.get_parameter(name), param)
+
+
+def test_a_passed_deadline_ends_the_run_after_one_step_validated_and_saved(ballistic_dataset, tmp_path):
+    from learned.train import load_checkpoint
+
+    run = str(tmp_path / "deadline")
+    cfg = {**FAST, "steps": 6}
+    trainer = Trainer("gns", ballistic_dataset, run, TINY, cfg, progress=False)
+    row = trainer.run(deadline=0.0)  # long past: the first step is the last
+    assert trainer.step == 1 and row["step"] == 1 and "val_loss" in row
+    assert load_checkpoint(resolve_checkpoint(run, "last"))["step"] == 1
+    trainer.run()  # no deadline: on to train.steps
+    assert trainer.step == 6
+    # stopping at a deadline changes nothing that a step computes
+    straight = Trainer("gns", ballistic_dataset, str(tmp_path / "straight"), TINY, cfg, progress=False)
+    straight.run()
+    for (name, a), b in zip(straight.model.named_parameters(), trainer.model.parameters()):
+        assert torch.equal(a, b), name
