@@ -109,6 +109,12 @@ class LearnedSimulator(nn.Module):
         if info.num_frames_min < self.window_frames():
             raise DatasetError(f"{info.path}: trajectories have {info.num_frames_min} frames, model "
                                f"{self.name!r} needs at least {self.window_frames()}")
+        types = self.config.get("num_particle_types")  # models with a type embedding of this many rows
+        if types is not None:
+            outside = [t for t in info.particle_types if not 0 <= t < int(types)]
+            if outside:
+                raise InputError(f"{self.name}: particle types {outside} are outside [0, num_particle_types = "
+                                 f"{types})")
         known = self.summary.get("particle_types")
         if known is not None:
             new = sorted(set(info.particle_types) - set(known))

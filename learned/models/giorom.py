@@ -174,10 +174,6 @@ class GIOROM(LearnedSimulator):
         super().prepare(info)
         if any(info.periodic):
             raise InputError(f"giorom: dataset {info.path} has a periodic box; GIOROM supports open boxes only")
-        too_big = [t for t in info.particle_types if not 0 <= t < int(self.config["num_particle_types"])]
-        if too_big:
-            raise InputError(f"giorom: particle types {too_big} are outside [0, num_particle_types = "
-                             f"{self.config['num_particle_types']})")
 
     # ----- sparse subset ---------------------------------------------------------------------------
     def num_sparse(self, num_particles: int) -> int:

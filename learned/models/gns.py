@@ -106,13 +106,6 @@ class GNS(LearnedSimulator):
         self.bounds = None if bounds is None else torch.tensor(bounds, dtype=torch.float32)
         self.periodic = torch.tensor(summary.get("periodic", [False] * dim), dtype=torch.bool)
 
-    def prepare(self, info):
-        super().prepare(info)
-        too_big = [t for t in info.particle_types if not 0 <= t < int(self.config["num_particle_types"])]
-        if too_big:
-            raise InputError(f"gns: particle types {too_big} are outside [0, num_particle_types = "
-                             f"{self.config['num_particle_types']})")
-
     # ----- geometry --------------------------------------------------------------------------------
     def _box(self):
         if self.bounds is None or not bool(self.periodic.any()):

@@ -25,6 +25,16 @@ def test_registry_lists_and_rejects():
         learned.create("gns", dim=4)
 
 
+@pytest.mark.parametrize("name, config", [("gns", SMALL_GNS), ("giorom", dict(latent=16, grid=4))])
+def test_particle_types_beyond_the_type_embedding_are_refused(ballistic_dataset, name, config):
+    import dataclasses
+
+    info = describe(ballistic_dataset)
+    foreign = dataclasses.replace(info, particle_types=(*info.particle_types, 20))
+    with pytest.raises(InputError, match=rf"{name}: particle types \[20\] are outside \[0, num_particle_types = 4\)"):
+        learned.get(name).from_dataset(foreign, num_particle_types=4, **config)
+
+
 def test_gns_shapes_and_gradients(ballistic_dataset):
     model = learned.get("gns").from_dataset(describe(ballistic_dataset), **SMALL_GNS)
     batch = _batch(ballistic_dataset, model)
