@@ -91,11 +91,12 @@ def episode_scene(scene: str, split_index: int, index: int, seed: int):
     """The deformables scene of episode ``index`` of a split, as `simengine generate` seeded it."""
     import importlib
 
+    from simengine.generate.script import episode_rng
+
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, split_index, index]))
-    return importlib.import_module(scene).make_scene(rng)
+    return importlib.import_module(scene).make_scene(episode_rng(seed, split_index, index))
 
 
 def identified_simulator(scene: str, data: str, seed: int, frames: int = 30, iterations: int = 10) -> dict:
@@ -124,7 +125,7 @@ def identified_simulator(scene: str, data: str, seed: int, frames: int = 30, ite
             baseline.append(score(np.repeat(truth.position[s - 1][None], HORIZON, 0), truth.position[s:s + HORIZON]))
     return {"model": summarise(scores), "constant_position": summarise(baseline), "windows": len(scores),
             "identified": {k: fit[k] for k in ("stiffness", "damping", "loss", "evaluations")},
-            "identify_seconds": seconds, "rollout_ms_per_step": float("nan"), "rendering_step10": {}}
+            "identify_seconds": seconds, "rollout_ms_per_step": None, "rendering_step10": {}}
 
 
 def summarise(rows) -> dict:
@@ -306,8 +307,12 @@ def table(results: dict) -> str:
                          f"{1e3 * m['mde']['step10']:.2f} | {1e3 * m['mde']['mean']:.2f} | "
                          f"{1e6 * m['chamfer']['step10']:.2f} | {1e3 * m['emd']['step10']:.2f} | "
                          f"{1e3 * b['mde']['step10']:.2f} | {m['mde']['step10'] / b['mde']['step10']:.2f} | "
-                         f"{r['scores']['rollout_ms_per_step']:.1f} | {_images(r['scores'])} |")
+                         f"{_ms(r['scores']['rollout_ms_per_step'])} | {_images(r['scores'])} |")
     return "\n".join(lines)
+
+
+def _ms(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
 def _images(scores) -> str:

@@ -32,8 +32,9 @@ UP = (0.0, 0.0, 0.0, 1.0)
 
 def episode_scene(split_index: int, index: int, seed: int):
     """The deformables scene of episode ``index`` of a split, as `simengine generate` made it."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, split_index, index]))
-    return rope_pull.make_scene(rng)
+    from simengine.generate.script import episode_rng
+
+    return rope_pull.make_scene(episode_rng(seed, split_index, index))
 
 
 def keyframes(grasp, plan, goal_time):

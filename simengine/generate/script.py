@@ -27,6 +27,16 @@ from simengine.runtime import DEVICE_ENV, THREADS_ENV  # noqa: F401 - re-exporte
 _loaded = {}  # absolute path -> module, per process
 
 
+SPLIT_INDEX = {"train": 0, "valid": 1, "test": 2}  # the split's place in an episode's seed sequence
+
+
+def episode_rng(seed: int, split_index: int, index: int) -> np.random.Generator:
+    """The rng `simengine generate` gives trajectory ``index`` of split ``split_index`` (train 0, valid 1, test 2):
+    ``default_rng(SeedSequence([seed, split_index, index]))``. A scene script's ``make_scene`` called with it
+    rebuilds that episode's scene exactly."""
+    return np.random.default_rng(np.random.SeedSequence([seed, split_index, index]))
+
+
 @dataclass(frozen=True)
 class Task:
     """Trajectory `index` of `split`; its rng is ``default_rng(SeedSequence([seed, split_index, index]))``."""
@@ -114,7 +124,7 @@ def run_task(script_path: str, task: Task, device=None, single_thread: bool = Fa
     module = load_scene_script(script_path)
     if single_thread and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    rng = np.random.default_rng(np.random.SeedSequence([task.seed, task.split_index, task.index]))
+    rng = episode_rng(task.seed, task.split_index, task.index)
     traj = run_scene_script(module, rng, device, progress=False)  # generate shows one bar over trajectories
     traj.save(task.shard)
     return task.split, task.index, time.perf_counter() - start
