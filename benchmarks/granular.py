@@ -52,7 +52,7 @@ DENSITY = 1500.0
 YOUNGS, POISSON = 3.5e5, 0.3
 COLUMN_WIDTH = {0.5: 0.2, 1.0: 0.15, 2.0: 0.1, 4.0: 0.05}  # L0 [m] per aspect ratio (deposits fit the box)
 RHEOLOGIES = ("drucker_prager", "mu_i")
-FLOOR = ["coulomb"]  # "coulomb": the domain walls, Coulomb WALL_FRICTION; "rough": plus a sticky floor plane
+FLOORS = ("coulomb", "rough", "plane")  # domain walls (Coulomb WALL_FRICTION); + a sticky / a Coulomb floor plane
 
 
 def runout_law(a):
@@ -68,17 +68,26 @@ def height_law(a):
 def material(rheology, **overrides):
     from simengine import materials
 
+    kw = dict(youngs_modulus=YOUNGS, poisson_ratio=POISSON)
     if rheology == "drucker_prager":
-        kw = dict(friction_angle=30.0)
+        kw.update(friction_angle=30.0)
     else:
-        kw = dict(rheology="mu_i")  # Jop et al.'s glass beads (the material's defaults)
-    kw.update(overrides)
-    return materials.Sand(youngs_modulus=YOUNGS, poisson_ratio=POISSON, **kw)
+        kw.update(rheology="mu_i")  # Jop et al.'s glass beads (the material's defaults)
+    kw.update(overrides)  # replaces the defaults above (e.g. youngs_modulus for the probes)
+    return materials.Sand(**kw)
 
 
-def make_scene(aspect, rheology, res, width=None, threads=None, ppc=2, **overrides):
+def calibrated(rheology, phi):
+    """Material overrides of the friction study: the friction angle phi [deg]; mu(I) keeps the glass beads'
+    mu_2 - mu_s = 0.64 - tan 20.9 deg, so only the static friction moves."""
+    if rheology == "drucker_prager":
+        return dict(friction_angle=phi)
+    return dict(friction_angle=phi, mu_2=math.tan(math.radians(phi)) + 0.64 - math.tan(math.radians(20.9)))
+
+
+def make_scene(aspect, rheology, res, width=None, threads=None, ppc=2, floor="coulomb", **overrides):
     """The collapse scene: (scene, L0, H0, floor/wall coordinate, particle spacing); ``ppc`` particles per cell
-    along each axis."""
+    along each axis, ``floor`` one of ``FLOORS``, ``overrides`` replace the material's fields."""
     from simengine import Scene
 
     width = COLUMN_WIDTH.get(float(aspect), 0.1) if width is None else width
@@ -88,9 +97,11 @@ def make_scene(aspect, rheology, res, width=None, threads=None, ppc=2, **overrid
                   boundary_friction=WALL_FRICTION, threads=threads)
     dx = scene.dx
     wall = 3 * dx
-    if FLOOR[0] == "rough":  # no-slip from the floor line up: the first node row under the grains is held
+    if floor not in FLOORS:
+        raise ValueError(f"floor must be one of {FLOORS}, got {floor!r}")
+    if floor == "rough":  # no-slip from the floor line up: the first node row under the grains is held
         scene.add_collider(shapes.Plane(normal=(0.0, 1.0), offset=wall + 0.01 * dx), mode="sticky")
-    elif FLOOR[0] == "plane":  # Coulomb friction on that row too (not only on the wall rows below the grains)
+    elif floor == "plane":  # Coulomb friction on that row too (not only on the wall rows below the grains)
         scene.add_collider(shapes.Plane(normal=(0.0, 1.0), offset=wall + 0.01 * dx), mode="separate",
                            friction=WALL_FRICTION)
     spacing = dx / ppc
@@ -130,13 +141,14 @@ def geostatic_F(x, top, mu, lam, K0, g=9.81):
 
 
 def collapse(aspect, rheology, res, t_max=None, threads=None, progress=True, ppc=2, prestress=None, pic=False,
-             **overrides):
+             floor="coulomb", **overrides):
     """Run one collapse to rest; returns a dict of the measured deposit (lengths in units of L0). Probes of the
     numerics: ``ppc`` particles per cell per axis, ``prestress`` K0 (start from the geostatic state instead of
     stress-free), ``pic`` (drop the affine velocity C after every step)."""
     import warp as wp
 
-    scene, L0, H0, wall, spacing = make_scene(aspect, rheology, res, threads=threads, ppc=ppc, **overrides)
+    scene, L0, H0, wall, spacing = make_scene(aspect, rheology, res, threads=threads, ppc=ppc, floor=floor,
+                                              **overrides)
     solver, state = scene.build()
     other = solver.new_state()
     if prestress is not None:
@@ -174,7 +186,7 @@ def collapse(aspect, rheology, res, t_max=None, threads=None, progress=True, ppc
     L_f = front(x, wall, dx, spacing)
     centres, top = profile(x, wall, dx, spacing)
     solver.close()
-    return dict(rheology=rheology, aspect=aspect, res=res, floor=FLOOR[0], L0=L0, H0=H0, dx=dx, dt=dt, particles=len(x),
+    return dict(rheology=rheology, aspect=aspect, res=res, floor=floor, L0=L0, H0=H0, dx=dx, dt=dt, particles=len(x),
                 steps=steps, t_end=steps * dt, at_rest=bool(history[-1][2] < rest_speed), wall_s=wall_time,
                 ms_per_step=1e3 * wall_time / steps, threads=solver.threads,
                 runout=(L_f - L0) / L0, runout_law=runout_law(aspect),
@@ -199,19 +211,20 @@ def save(results):
     os.replace(tmp, OUT)
 
 
-def key(rheology, aspect, res, floor=None):
-    floor = FLOOR[0] if floor is None else floor
+def key(rheology, aspect, res, floor="coulomb"):
     return f"{rheology}/a={float(aspect):g}/{res}" + ("" if floor == "coulomb" else f"/{floor}")
 
 
-def run_many(cases, force=False, threads=None):
+def run_many(cases, force=False, threads=None, floor="coulomb", run=None):
+    """Run each ``(rheology, aspect, res)`` case not yet in the results (``run(aspect, res)`` instead of this
+    solver's collapse when given) and store it under its key."""
     for rheology, aspect, res in cases:
         results = load()  # re-read: several study processes may share the file
-        k = key(rheology, aspect, res)
+        k = key(rheology, aspect, res, floor)
         if k in results and not force:
             print(f"{k}: kept (runout {results[k]['runout']:.3f})")
             continue
-        r = collapse(aspect, rheology, res, threads=threads)
+        r = run(aspect, res) if run else collapse(aspect, rheology, res, threads=threads, floor=floor)
         results = load()
         results[k] = r
         save(results)
@@ -267,20 +280,84 @@ PROBES = [  # (label, floor, collapse() keywords, material overrides): a = 1 on 
 
 def probes(aspect, res, rheologies, threads=None):
     """The numerical probes of the collapse (``PROBES``), one table row each: runout and height over the law."""
-    global YOUNGS
     rows = []
     for label, floor, kw, material_kw in PROBES:
         for rheology in rheologies:
-            FLOOR[0], young = floor, YOUNGS
-            YOUNGS = material_kw.get("youngs_modulus", young)
-            try:
-                r = collapse(aspect, rheology, res, threads=threads, progress=False, **kw)
-            finally:
-                FLOOR[0], YOUNGS = "coulomb", young
+            r = collapse(aspect, rheology, res, threads=threads, progress=False, floor=floor, **kw, **material_kw)
             rows.append((label, rheology, r["runout"], r["runout"] / r["runout_law"], r["height"], r["wall_s"]))
             print(f"{label:45s} {rheology:15s} runout {r['runout']:.3f} (x{rows[-1][3]:.2f} the law) "
                   f"height {r['height']:.3f} ({r['wall_s']:.0f} s)", flush=True)
     return rows
+
+
+def newton_collapse(aspect, res, friction=0.5, t_max=None, dt=None, progress=True):
+    """The same collapse in an independent code: Newton 1.8's implicit MPM (Daviet & Bertails-Descoubes 2016: a
+    rigid-plastic Drucker-Prager continuum with unilateral incompressibility, solved implicitly; Coulomb
+    colliders). The plane is the x-z plane of a slab 4 cells deep in y between frictionless side walls (plane
+    strain); back wall and floor have Coulomb friction ``WALL_FRICTION``; 2 particles per cell per axis.
+
+    Newton's yield is |dev sigma| <= mu p with the half-Frobenius norm (tau : tau / 2)^(1/2) and p the 3D mean
+    pressure. Under plane strain the out-of-plane stress is the in-plane mean c (no out-of-plane plastic flow), so
+    the in-plane Mohr circle of radius R = |dev sigma| must satisfy R <= mu c: Mohr-Coulomb with sin(phi) = mu.
+    ``friction`` = sin 30 deg = 0.5 is therefore the Drucker-Prager 30 deg sand of this study. The time step is
+    4 ms up to 80^2 and 4 ms * 80 / res beyond (a grain moves under a cell per step)."""
+    import newton
+    import warp as wp
+    from newton.solvers import SolverImplicitMPM
+
+    L0 = COLUMN_WIDTH.get(float(aspect), 0.1)
+    H0, dx, g = aspect * L0, DOMAIN / res, 9.81
+    dt = dt if dt is not None else 4e-3 * min(1.0, 80 / res)
+    spacing, depth, thick = dx / 2, 4 * dx, 0.1
+    builder = newton.ModelBuilder()
+    SolverImplicitMPM.register_custom_attributes(builder)
+    n = [int(round(L0 / spacing)), int(round(depth / spacing)), int(round(H0 / spacing))]
+    builder.add_particle_grid(pos=wp.vec3(0.5 * spacing, 0.5 * spacing, 0.5 * spacing), rot=wp.quat_identity(),
+                              vel=wp.vec3(0.0), dim_x=n[0], dim_y=n[1], dim_z=n[2], cell_x=spacing, cell_y=spacing,
+                              cell_z=spacing, mass=DENSITY * spacing**3, jitter=0.0, radius_mean=0.5 * spacing)
+    rough = newton.ModelBuilder.ShapeConfig(mu=WALL_FRICTION, density=0.0)
+    smooth = newton.ModelBuilder.ShapeConfig(mu=0.0, density=0.0)
+    for cfg, centre, half in ((rough, (-thick, 0.5 * depth, 0.5 * DOMAIN), (thick, depth + thick, DOMAIN)),
+                              (smooth, (0.5 * DOMAIN, -thick, 0.5 * DOMAIN), (DOMAIN, thick, DOMAIN)),
+                              (smooth, (0.5 * DOMAIN, depth + thick, 0.5 * DOMAIN), (DOMAIN, thick, DOMAIN))):
+        builder.add_shape_box(body=-1, cfg=cfg, xform=wp.transform(wp.vec3(*centre), wp.quat_identity()), hx=half[0],
+                              hy=half[1], hz=half[2])
+    builder.add_ground_plane(cfg=newton.ModelBuilder.ShapeConfig(mu=WALL_FRICTION))
+    model = builder.finalize(device="cpu")
+    model.set_gravity((0.0, 0.0, -g))
+    model.mpm.friction.fill_(friction)
+    config = SolverImplicitMPM.Config()
+    config.voxel_size = dx
+    solver = SolverImplicitMPM(model, config=config)
+    state, other = model.state(), model.state()
+    t_max = t_max if t_max is not None else 3.0 + 10.0 * math.sqrt(H0 / g)
+    rest_speed = 0.005 * math.sqrt(g * H0)
+    start, t, steps, history = time.perf_counter(), 0.0, 0, []
+    while t < t_max:
+        solver.step(state, other, None, None, dt)
+        solver.project_outside(other, other, dt)
+        state, other = other, state
+        t, steps = t + dt, steps + 1
+        if steps % max(1, int(round(0.02 / dt))):
+            continue
+        q, v = state.particle_q.numpy(), state.particle_qd.numpy()
+        xz = q[:, [0, 2]].astype(float)
+        speed = float(np.sqrt((v.astype(float) ** 2).sum(1)).max())
+        history.append((t, (front(xz, 0.0, dx, spacing) - L0) / L0, speed))
+        if progress and len(history) % 10 == 0:
+            print(f"  newton a={aspect} {res}^2: t={t:.3f} s runout={history[-1][1]:.3f} max|v|={speed:.3g}",
+                  file=sys.stderr, flush=True)
+        if speed < rest_speed and t > 4.0 * math.sqrt(H0 / g):
+            break
+    wall_time = time.perf_counter() - start
+    xz = state.particle_q.numpy()[:, [0, 2]].astype(float)
+    centres, top = profile(xz, 0.0, dx, spacing)
+    return dict(rheology="newton", friction=friction, aspect=aspect, res=res, floor="coulomb", L0=L0, H0=H0, dx=dx,
+                dt=dt, particles=len(xz), steps=steps, t_end=t, at_rest=bool(history[-1][2] < rest_speed),
+                wall_s=wall_time, ms_per_step=1e3 * wall_time / steps, runout=(front(xz, 0.0, dx, spacing) - L0) / L0,
+                runout_law=runout_law(aspect), height=float(xz[:, 1].max() + spacing / 2) / L0,
+                height_law=height_law(aspect), profile_x=(centres / L0).tolist(), profile_h=(top / L0).tolist(),
+                history=[list(map(float, h)) for h in history])
 
 
 def floor_of(r):
@@ -313,8 +390,9 @@ def plot(results, path=PLOT, res=None):
                           if all(key(h, a, n, "coulomb") in results for a in aspects for h in RHEOLOGIES))
     fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.0))
     axes = axes.ravel()
-    colors = {"drucker_prager": "tab:orange", "mu_i": "tab:blue"}
-    labels = {"drucker_prager": "Drucker-Prager 30°", "mu_i": "μ(I) glass beads"}
+    colors = {"drucker_prager": "tab:orange", "mu_i": "tab:blue", "newton": "tab:green"}
+    labels = {"drucker_prager": "Drucker-Prager 30°", "mu_i": "μ(I) glass beads",
+              "newton": "Newton implicit MPM, μ = sin 30°"}
     dashes = {80: ":", 160: "-", 320: "--"}
     for ax, a in zip(axes, aspects):
         for rheology in RHEOLOGIES:
@@ -349,17 +427,28 @@ def plot(results, path=PLOT, res=None):
             if pts:
                 ax.plot(*zip(*pts), marker, color=colors[rheology], mfc="none" if floor == "rough" else None,
                         label=f"{labels[rheology]}, {floor} floor, {main_res}²")
+    swept = sorted({r["rheology"] for r in results.values() if "_phi=" in r["rheology"]})  # --study friction
+    for rheology in swept:
+        pts = sorted((r["aspect"], r["runout"]) for r in coulomb.values()
+                     if r["rheology"] == rheology and r["res"] == main_res)
+        base, phi = rheology.split("_phi=")
+        if pts:
+            ax.plot(*zip(*pts), "^:" if base == "drucker_prager" else "v:", color=colors[base], alpha=0.6,
+                    label=f"{labels[base].split(' ')[0]} {phi}°, coulomb floor, {main_res}²")
     ax.set_xlabel("aspect ratio a")
     ax.set_ylabel("runout (L_f - L0) / L0")
     ax.set_title("runout")
     ax.legend(fontsize=6)
-    ax = axes[len(aspects) + 1]  # the resolution study
-    for rheology in RHEOLOGIES:
+    ax = axes[len(aspects) + 1]  # the resolution study, with the independent code where it ran
+    for rheology in sorted({r["rheology"] for r in coulomb.values()}):
+        base, _, phi = rheology.replace("_mu=", "_phi=").partition("_phi=")
+        label = labels[base] if not phi else f"{labels[base].split(',')[0].split(' ')[0]} {phi}" + (
+            "" if base == "newton" else "°")
         for a in aspects:
             pts = sorted((r["res"], r["runout"] / r["runout_law"]) for r in coulomb.values()
                          if r["rheology"] == rheology and r["aspect"] == a)
-            if len(pts) >= 3:
-                ax.plot(*zip(*pts), "o-", color=colors[rheology], label=f"{labels[rheology]}, a = {a:g}")
+            if len(pts) >= 3 or (base == "newton" and len(pts) >= 2):
+                ax.plot(*zip(*pts), "o-" if not phi else "^:", color=colors[base], label=f"{label}, a = {a:g}")
     ax.axhline(1.0, color="k", lw=1, ls="-.")
     ax.set_xscale("log", base=2)
     ax.set_xticks(resolutions, [f"{n}²" for n in resolutions])
@@ -378,7 +467,8 @@ def plot(results, path=PLOT, res=None):
 def main(argv=None):
     global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", choices=["law", "resolution", "cost", "one", "probes"], default=None)
+    parser.add_argument("--study", default=None,
+                        choices=["law", "resolution", "cost", "one", "probes", "newton", "friction"])
     parser.add_argument("--rheology", choices=RHEOLOGIES, nargs="+", default=list(RHEOLOGIES))
     parser.add_argument("--aspect", type=float, nargs="+", default=None)
     parser.add_argument("--res", type=int, nargs="+", default=None)
@@ -387,6 +477,10 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="re-run cases already in the results")
     parser.add_argument("--floor", choices=["coulomb", "rough"], default="coulomb",
                         help="coulomb: walls with friction 0.5 (the issue's setup); rough: a no-slip floor plane")
+    parser.add_argument("--friction-angle", type=float, nargs="+", default=[40.0, 45.0],
+                        help="--study friction: Drucker-Prager friction angles [deg] (the law's calibration)")
+    parser.add_argument("--newton-friction", type=float, default=0.5,
+                        help="--study newton: Newton's friction coefficient (sin(phi) of the plane-strain cone)")
     parser.add_argument("--out", default=OUT, help="results JSON (accumulates)")
     parser.add_argument("--plot", action="store_true")
     parser.add_argument("--table", action="store_true")
@@ -395,22 +489,34 @@ def main(argv=None):
     from simengine.runtime import init_warp
 
     init_warp()
-    FLOOR[0] = args.floor
     if args.study == "law":
         aspects = args.aspect or [0.5, 1.0, 2.0, 4.0]
         res = args.res or [160]
-        run_many([(r, a, n) for n in res for a in aspects for r in args.rheology], args.force, args.threads)
+        run_many([(r, a, n) for n in res for a in aspects for r in args.rheology], args.force, args.threads, args.floor)
     elif args.study == "resolution":
         aspects = args.aspect or [2.0]
         res = args.res or [80, 160, 320]
-        run_many([(r, a, n) for a in aspects for n in res for r in args.rheology], args.force, args.threads)
+        run_many([(r, a, n) for a in aspects for n in res for r in args.rheology], args.force, args.threads, args.floor)
     elif args.study == "cost":
         for n in args.res or [160]:
             cost((args.aspect or [2.0])[0], n, args.steps, threads=args.threads)
     elif args.study == "probes":
         probes((args.aspect or [1.0])[0], (args.res or [80])[0], args.rheology, threads=args.threads)
+    elif args.study == "newton":  # the independent code: Drucker-Prager 30 deg as Newton's friction sin 30 deg
+        label = "newton" if args.newton_friction == 0.5 else f"newton_mu={args.newton_friction:g}"
+        run_many([(label, a, n) for a in args.aspect or [1.0] for n in args.res or [40, 80]], args.force,
+                 run=lambda a, n: dict(newton_collapse(a, n, friction=args.newton_friction), rheology=label))
+    elif args.study == "friction":  # which friction the law asks of the continuum (mu_i keeps mu_2 - mu_s)
+        for rheology in args.rheology:
+            for phi in args.friction_angle:
+                label = f"{rheology}_phi={phi:g}"
+                run_many([(label, a, n) for n in args.res or [160] for a in args.aspect or [0.5, 1.0, 2.0, 4.0]],
+                         args.force, args.threads, args.floor,
+                         run=lambda a, n, rheology=rheology, label=label, phi=phi: dict(
+                             collapse(a, rheology, n, threads=args.threads, floor=args.floor,
+                                      **calibrated(rheology, phi)), rheology=label, friction_angle=phi))
     elif args.study == "one":
-        r = collapse(args.aspect[0], args.rheology[0], args.res[0], threads=args.threads)
+        r = collapse(args.aspect[0], args.rheology[0], args.res[0], threads=args.threads, floor=args.floor)
         print({k: v for k, v in r.items() if k not in ("profile_x", "profile_h", "history")})
     if args.table or args.study in ("law", "resolution"):
         table(load())
